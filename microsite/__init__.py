@@ -1,0 +1,64 @@
+"""Trial Finder microsite: ``create_app`` builds the Flask application."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask
+
+from . import cli, config, database, errors, health, models  # noqa: F401 (models: for migrations)
+from .caching import SharedCacheAwareSessionInterface
+from .extensions import csrf, db, migrate
+from .public import bp as public_bp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+FLASK_SETTINGS = {
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_HTTPONLY": True,
+    # A CSRF token lives as long as the session: a form left open for hours still submits.
+    "WTF_CSRF_TIME_LIMIT": None,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+}
+
+
+def create_app(test_config: Mapping | None = None) -> Flask:
+    """Build the app. Settings: defaults, ``instance/config.py``, the environment, then
+    ``test_config`` (tests only; it may name another ``INSTANCE_PATH``)."""
+    test_config = dict(test_config or {})
+    app = Flask(
+        __name__,
+        instance_path=str(test_config.pop("INSTANCE_PATH", ROOT / "instance")),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_mapping(FLASK_SETTINGS)
+    app.config.from_mapping(config.DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(config.from_environment(os.environ))
+    app.config.update(test_config)
+    config.finish(app.config, app.instance_path)
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    app.session_interface = SharedCacheAwareSessionInterface()
+    database.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(ROOT / "migrations"), render_item=models.render_migration_item
+    )
+    csrf.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(health.bp)
+    return app

@@ -1,0 +1,109 @@
+"""Configuration in layers: defaults, then ``instance/config.py``, then the environment.
+
+Every setting the operator may change is listed in ``DEFAULTS`` with its type; the README's
+table of settings is the same list. Environment variables win over the instance file so a
+deployment can override a value without editing files.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from pathlib import Path
+
+ENVIRONMENTS = ("development", "production")
+
+DEFAULTS: dict[str, object] = {
+    "MICROSITE_ENV": "development",
+    "SECRET_KEY": None,
+    "DATABASE_URL": None,  # None: a SQLite file in instance/
+    "PUBLIC_URL": "http://127.0.0.1:5000",
+    "ORG_NAME": "Trial Finder",
+    "ORG_EMAIL": "navigators@trialfinder.example",
+    "ORG_PHONE": "+1 555 0100",
+    "CALLBACK_BUSINESS_DAYS": 2,
+    "RETENTION_DAYS": 730,
+    "DISPLAY_TIMEZONE": "UTC",
+    "ARTICLE_MAX_AGE": 300,  # seconds a shared cache may keep the article page
+}
+
+_INTEGER_SETTINGS = {"CALLBACK_BUSINESS_DAYS", "RETENTION_DAYS", "ARTICLE_MAX_AGE"}
+
+SECRET_KEY_FILE = "secret_key"
+DATABASE_FILE = "microsite.sqlite3"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run: the message says which setting and why."""
+
+
+def from_environment(environ: os._Environ | dict[str, str]) -> dict[str, object]:
+    """The settings present in the environment, converted to their types."""
+    found: dict[str, object] = {}
+    for name in DEFAULTS:
+        if name not in environ:
+            continue
+        raw = environ[name]
+        if name in _INTEGER_SETTINGS:
+            try:
+                found[name] = int(raw)
+            except ValueError:
+                raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+        else:
+            found[name] = raw
+    return found
+
+
+def database_uri(url: str | None, instance_path: str) -> str:
+    """The SQLAlchemy URL: DATABASE_URL as given, or the SQLite file in instance/."""
+    if not url:
+        return "sqlite:///" + str(Path(instance_path) / DATABASE_FILE)
+    if url.startswith("postgres://"):  # the short scheme some hosts hand out
+        url = "postgresql://" + url.removeprefix("postgres://")
+    return url
+
+
+def development_secret_key(instance_path: str) -> str:
+    """The key kept in ``instance/secret_key``, created once with mode 600.
+
+    Several workers may start at once: each writes a complete key to a private temporary
+    file and tries to hard-link it into place. Only one link succeeds; everyone then reads
+    the file that won, so all workers sign with the same key.
+    """
+    key_path = Path(instance_path) / SECRET_KEY_FILE
+    if not key_path.exists():
+        key_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=key_path.parent, prefix=".secret_key.")
+        try:
+            with os.fdopen(fd, "w") as handle:  # mkstemp creates it with mode 600
+                handle.write(secrets.token_hex(32))
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(temporary, key_path)
+            except FileExistsError:
+                pass  # another worker won the race; use its key
+        finally:
+            os.unlink(temporary)
+    key = key_path.read_text().strip()
+    if not key:
+        raise ConfigError(f"{key_path} is empty: delete it to have a new key generated")
+    return key
+
+
+def finish(config: dict, instance_path: str) -> None:
+    """Derive the settings that depend on others, and refuse a configuration that can't run."""
+    environment = config["MICROSITE_ENV"]
+    if environment not in ENVIRONMENTS:
+        raise ConfigError(
+            f"MICROSITE_ENV must be one of {', '.join(ENVIRONMENTS)}, not {environment!r}"
+        )
+    if not config.get("SECRET_KEY"):
+        if environment == "production":
+            raise ConfigError("SECRET_KEY must be set in production")
+        config["SECRET_KEY"] = development_secret_key(instance_path)
+    config.setdefault(
+        "SQLALCHEMY_DATABASE_URI", database_uri(config.get("DATABASE_URL"), instance_path)
+    )
+    config["PUBLIC_URL"] = str(config["PUBLIC_URL"]).rstrip("/")

@@ -1,0 +1,214 @@
+"""The public site's forms. Every rule of an application lives here, not in the views."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import phonenumbers
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, RadioField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import ValidationError
+
+from ..choices import (
+    ADULT_AGE,
+    CONTACT_METHODS,
+    COUNTRIES,
+    DIAGNOSES,
+    MAX_PATIENT_AGE,
+    MIN_PATIENT_AGE,
+    ROLES,
+    TREATMENT_STAGES,
+)
+from ..validators import (
+    Email,
+    NoControlCharacters,
+    WholeNumberField,
+    YesCheckbox,
+    empty_to_none,
+    strip,
+)
+
+_IDEMPOTENCY_KEY = re.compile(r"[0-9a-f]{32}")
+
+CHOOSE_ROLE = "Choose who is filling in this form."
+CHOOSE_DIAGNOSIS = "Choose the diagnosis, or “Another diagnosis”."
+CHOOSE_COUNTRY = "Choose the country where the patient lives."
+CHOOSE_CONTACT_METHOD = "Choose how we should contact you."
+
+
+def _options(choices: dict[str, str], placeholder: str) -> list[tuple[str, str]]:
+    return [("", placeholder), *choices.items()]
+
+
+class ApplyForm(FlaskForm):
+    role = RadioField(
+        "Who is filling in this form?",
+        choices=list(ROLES.items()),
+        validators=[InputRequired(CHOOSE_ROLE)],
+        invalid_choice_message=CHOOSE_ROLE,
+    )
+    patient_age = WholeNumberField(
+        "How old is the patient?",
+        description="In whole years. Enter 0 for a baby under one year old.",
+        validators=[
+            InputRequired("Enter the patient's age in years."),
+            NumberRange(
+                MIN_PATIENT_AGE,
+                MAX_PATIENT_AGE,
+                f"Enter an age from {MIN_PATIENT_AGE} to {MAX_PATIENT_AGE} years. "
+                "We help children, teenagers and young adults.",
+            ),
+        ],
+        render_kw={"inputmode": "numeric", "pattern": "[0-9]*", "autocomplete": "off", "maxlength": 3},
+    )
+    diagnosis = SelectField(
+        "Diagnosis",
+        choices=_options(DIAGNOSES, "Choose a diagnosis"),
+        validators=[DataRequired(CHOOSE_DIAGNOSIS)],
+        invalid_choice_message=CHOOSE_DIAGNOSIS,
+    )
+    diagnosis_other = StringField(
+        "Which diagnosis?",
+        description="Only if you chose “Another diagnosis”.",
+        filters=[strip],
+        validators=[
+            Length(max=200, message="Use 200 characters or fewer."),
+            NoControlCharacters(),
+        ],
+        render_kw={"maxlength": 200},
+    )
+    treatment_stage = SelectField(
+        "Where is the patient in treatment? (optional)",
+        choices=_options(TREATMENT_STAGES, "Prefer not to say"),
+        validators=[Optional()],
+        filters=[empty_to_none],
+        invalid_choice_message="Choose one of the listed stages, or “Prefer not to say”.",
+    )
+    country = SelectField(
+        "Country where the patient lives",
+        choices=_options(COUNTRIES, "Choose a country"),
+        validators=[DataRequired(CHOOSE_COUNTRY)],
+        invalid_choice_message=CHOOSE_COUNTRY,
+        render_kw={"autocomplete": "country"},
+    )
+    postal_code = StringField(
+        "Postal code (optional)",
+        description="Helps us find trial sites near you.",
+        filters=[strip, empty_to_none],
+        validators=[
+            Length(max=12, message="Use 12 characters or fewer."),
+            NoControlCharacters(),
+        ],
+        render_kw={"maxlength": 12, "autocomplete": "postal-code"},
+    )
+    name = StringField(
+        "Your name",
+        filters=[strip],
+        validators=[
+            DataRequired("Enter your name."),
+            Length(max=100, message="Use 100 characters or fewer."),
+            NoControlCharacters(),
+        ],
+        render_kw={"maxlength": 100, "autocomplete": "name"},
+    )
+    email = StringField(
+        "Your email address",
+        filters=[strip],
+        validators=[
+            DataRequired("Enter your email address."),
+            Length(max=254, message="Use 254 characters or fewer."),
+            NoControlCharacters(),
+            Email(),
+        ],
+        render_kw={
+            "type": "email",
+            "maxlength": 254,
+            "autocomplete": "email",
+            "spellcheck": "false",
+        },
+    )
+    phone = StringField(
+        "Your phone number (optional)",
+        description="Needed if you would like us to call you.",
+        filters=[strip, empty_to_none],
+        validators=[
+            Length(max=30, message="Use 30 characters or fewer."),
+            NoControlCharacters(),
+        ],
+        render_kw={"type": "tel", "maxlength": 30, "autocomplete": "tel"},
+    )
+    contact_method = RadioField(
+        "How should we contact you?",
+        choices=list(CONTACT_METHODS.items()),
+        validators=[InputRequired(CHOOSE_CONTACT_METHOD)],
+        invalid_choice_message=CHOOSE_CONTACT_METHOD,
+    )
+    consent = YesCheckbox(
+        "I agree",  # the template shows the full consent text beside it
+        validators=[DataRequired("Tick the box to agree, so that we can contact you.")],
+    )
+    updates_opt_in = YesCheckbox("Also send me occasional news about pediatric cancer research")
+    idempotency_key = HiddenField()
+    # Named so that no browser autofills it; hidden from people, filled by bots.
+    hp_extra_notes = StringField("Leave this field empty")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not _IDEMPOTENCY_KEY.fullmatch(self.idempotency_key.data or ""):
+            self.idempotency_key.data = uuid.uuid4().hex
+
+    def validate_patient_age(self, field) -> None:
+        if self.role.data == "patient" and field.data is not None and field.data < ADULT_AGE:
+            raise ValidationError(
+                "If you are under 18, please ask a parent or guardian to fill in this form "
+                "with you."
+            )
+
+    def validate_diagnosis_other(self, field) -> None:
+        if self.diagnosis.data == "other" and not field.data:
+            raise ValidationError("Tell us the diagnosis.")
+
+    def validate_phone(self, field) -> None:
+        if not field.data:
+            if self.contact_method.data == "phone":
+                raise ValidationError("Enter a phone number, so that we can call you.")
+            return
+        region = self.country.data if self.country.data in COUNTRIES else None
+        try:
+            number = phonenumbers.parse(field.data, region)
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or not phonenumbers.is_valid_number(number):
+            raise ValidationError(
+                "Enter a phone number that is valid in the country you chose, "
+                "or start it with + and the country code."
+            )
+        field.data = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    def is_from_a_bot(self) -> bool:
+        """A bot fills in the hidden field, or drops it; a browser sends it back empty."""
+        return self.hp_extra_notes.raw_data != [""]
+
+    def submitted_key(self) -> str | None:
+        """The idempotency key the browser sent back, when it is one we could have made."""
+        raw = self.idempotency_key.raw_data
+        return raw[0] if raw and _IDEMPOTENCY_KEY.fullmatch(raw[0]) else None
+
+    def application(self) -> dict:
+        """The validated answers, as the Lead's columns."""
+        return {
+            "role": self.role.data,
+            "patient_age": self.patient_age.data,
+            "diagnosis": self.diagnosis.data,
+            "diagnosis_other": self.diagnosis_other.data if self.diagnosis.data == "other" else None,
+            "treatment_stage": self.treatment_stage.data,
+            "country": self.country.data,
+            "postal_code": self.postal_code.data,
+            "name": self.name.data,
+            "email": self.email.data,
+            "phone": self.phone.data,
+            "contact_method": self.contact_method.data,
+            "updates_opt_in": self.updates_opt_in.data,
+        }
