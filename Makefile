@@ -1,0 +1,41 @@
+# Trial Finder microsite. `make help` lists the targets.
+SHELL := /bin/bash
+VENV := .venv
+PYTHON ?= python3
+PORT ?= 5000
+FLASK := $(VENV)/bin/flask --app microsite
+
+.DEFAULT_GOAL := help
+.PHONY: help run test install install-dev clean
+
+help: ## Show this list of targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+install: $(VENV)/.installed ## Create .venv and install the app's dependencies
+
+install-dev: $(VENV)/.installed-dev ## Also install the test tools
+
+run: install ## Migrate, load sample content, serve on http://127.0.0.1:5000 (or PORT)
+	$(FLASK) db upgrade
+	$(FLASK) content load
+	@echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl+C to stop)"
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+test: install-dev ## Run the whole test suite, with branch coverage of microsite/
+	$(VENV)/bin/pytest
+
+clean: ## Remove .venv, caches and test artefacts (keeps instance/ data)
+	rm -rf $(VENV) .pytest_cache .hypothesis .coverage htmlcov test-artifacts
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
