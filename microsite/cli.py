@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import click
 from flask import Flask
+from flask.cli import AppGroup
 
 from .content import load_testimonials
 
 
-@click.group(help="Manage the site's content.")
-def content() -> None:
-    pass
+content = AppGroup("content", help="Manage the site's content.")
 
 
 @content.command("load", help="Load the sample testimonials, published. Safe to run again.")

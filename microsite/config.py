@@ -59,8 +59,6 @@ def database_uri(url: str | None, instance_path: str) -> str:
     """The SQLAlchemy URL: DATABASE_URL as given, or the SQLite file in instance/."""
     if not url:
         return "sqlite:///" + str(Path(instance_path) / DATABASE_FILE)
-    if url.startswith("postgres://"):  # the short scheme some hosts hand out
-        url = "postgresql://" + url.removeprefix("postgres://")
     return url
 
 

@@ -6,7 +6,7 @@ import re
 import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
-from wtforms import BooleanField, IntegerField
+from wtforms import BooleanField, IntegerField, StringField
 from wtforms.widgets import TextInput
 from wtforms.validators import ValidationError
 
@@ -77,3 +77,14 @@ class YesCheckbox(BooleanField):
 
     def process_formdata(self, valuelist):
         self.data = bool(valuelist) and valuelist[0] == "y"
+
+
+class TypedStringField(StringField):
+    """A text field that shows back exactly what was typed, while ``data`` holds the
+    cleaned value (trimmed, normalized): a form shown again after an error changes
+    nothing the visitor wrote."""
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        return super()._value()

@@ -8,6 +8,7 @@ import uuid
 import phonenumbers
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.validators import ValidationError
 
@@ -24,6 +25,7 @@ from ..choices import (
 from ..validators import (
     Email,
     NoControlCharacters,
+    TypedStringField,
     WholeNumberField,
     YesCheckbox,
     empty_to_none,
@@ -38,14 +40,16 @@ CHOOSE_COUNTRY = "Choose the country where the patient lives."
 CHOOSE_CONTACT_METHOD = "Choose how we should contact you."
 
 
-def _options(choices: dict[str, str], placeholder: str) -> list[tuple[str, str]]:
-    return [("", placeholder), *choices.items()]
+def _options(choices: dict[str, str], placeholder: str | None = None) -> list[SelectChoice]:
+    """The choices of a select or radio field, after an empty placeholder when given."""
+    options = [SelectChoice(value, label) for value, label in choices.items()]
+    return options if placeholder is None else [SelectChoice("", placeholder), *options]
 
 
 class ApplyForm(FlaskForm):
     role = RadioField(
         "Who is filling in this form?",
-        choices=list(ROLES.items()),
+        choices=_options(ROLES),
         validators=[InputRequired(CHOOSE_ROLE)],
         invalid_choice_message=CHOOSE_ROLE,
     )
@@ -69,7 +73,7 @@ class ApplyForm(FlaskForm):
         validators=[DataRequired(CHOOSE_DIAGNOSIS)],
         invalid_choice_message=CHOOSE_DIAGNOSIS,
     )
-    diagnosis_other = StringField(
+    diagnosis_other = TypedStringField(
         "Which diagnosis?",
         description="Only if you chose “Another diagnosis”.",
         filters=[strip],
@@ -93,7 +97,7 @@ class ApplyForm(FlaskForm):
         invalid_choice_message=CHOOSE_COUNTRY,
         render_kw={"autocomplete": "country"},
     )
-    postal_code = StringField(
+    postal_code = TypedStringField(
         "Postal code (optional)",
         description="Helps us find trial sites near you.",
         filters=[strip, empty_to_none],
@@ -103,7 +107,7 @@ class ApplyForm(FlaskForm):
         ],
         render_kw={"maxlength": 12, "autocomplete": "postal-code"},
     )
-    name = StringField(
+    name = TypedStringField(
         "Your name",
         filters=[strip],
         validators=[
@@ -113,7 +117,7 @@ class ApplyForm(FlaskForm):
         ],
         render_kw={"maxlength": 100, "autocomplete": "name"},
     )
-    email = StringField(
+    email = TypedStringField(
         "Your email address",
         filters=[strip],
         validators=[
@@ -129,7 +133,7 @@ class ApplyForm(FlaskForm):
             "spellcheck": "false",
         },
     )
-    phone = StringField(
+    phone = TypedStringField(
         "Your phone number (optional)",
         description="Needed if you would like us to call you.",
         filters=[strip, empty_to_none],
@@ -141,7 +145,7 @@ class ApplyForm(FlaskForm):
     )
     contact_method = RadioField(
         "How should we contact you?",
-        choices=list(CONTACT_METHODS.items()),
+        choices=_options(CONTACT_METHODS),
         validators=[InputRequired(CHOOSE_CONTACT_METHOD)],
         invalid_choice_message=CHOOSE_CONTACT_METHOD,
     )
