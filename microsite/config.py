@@ -24,7 +24,6 @@ DEFAULTS: dict[str, object] = {
     "ORG_PHONE": "+1 555 0100",
     "CALLBACK_BUSINESS_DAYS": 2,
     "RETENTION_DAYS": 730,
-    "DISPLAY_TIMEZONE": "UTC",
     "ARTICLE_MAX_AGE": 300,  # seconds a shared cache may keep the article page
 }
 
