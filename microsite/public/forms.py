@@ -127,7 +127,8 @@ class ApplyForm(FlaskForm):
             Email(),
         ],
         render_kw={
-            "type": "email",
+            # Not type=email: Chromium refuses internationalized addresses that we accept.
+            "inputmode": "email",
             "maxlength": 254,
             "autocomplete": "email",
             "spellcheck": "false",
