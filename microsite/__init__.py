@@ -9,9 +9,9 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import cli, config, database, errors, health, models  # noqa: F401 (models: for migrations)
+from . import attribution, cli, config, database, errors, health, models
 from .caching import SharedCacheAwareSessionInterface
-from .extensions import csrf, db, migrate
+from .extensions import csrf, db, limiter, migrate
 from .public import bp as public_bp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +56,8 @@ def create_app(test_config: Mapping | None = None) -> Flask:
         app, db, directory=str(ROOT / "migrations"), render_item=models.render_migration_item
     )
     csrf.init_app(app)
+    limiter.init_app(app)
+    attribution.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
 

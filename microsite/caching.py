@@ -22,12 +22,20 @@ class SharedCacheAwareSessionInterface(SecureCookieSessionInterface):
 
 
 def shared_cache(view):
-    """Mark a page as the same for everyone: public caching, an ETag, and 304 answers."""
+    """Mark a page as the same for everyone: public caching, an ETag, and 304 answers.
+
+    A request that starts something for this visitor (UTM parameters to remember) gets
+    its cookie, and a private response that no shared cache keeps.
+    """
 
     @wraps(view)
     def cached_view(*args, **kwargs):
-        g.shared_cache = True
         response = make_response(view(*args, **kwargs))
+        if g.get("visitor_specific"):
+            response.cache_control.private = True
+            response.cache_control.no_cache = True
+            return response
+        g.shared_cache = True
         response.cache_control.public = True
         response.cache_control.max_age = current_app.config["ARTICLE_MAX_AGE"]
         response.add_etag()

@@ -25,9 +25,32 @@ DEFAULTS: dict[str, object] = {
     "CALLBACK_BUSINESS_DAYS": 2,
     "RETENTION_DAYS": 730,
     "ARTICLE_MAX_AGE": 300,  # seconds a shared cache may keep the article page
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "APPLY_RATE_LIMIT": "10 per hour",
+    "SHARE_RATE_LIMIT": "5 per hour;20 per day",
+    "MAIL_SERVER": None,  # None: messages are written as .eml files under instance/mail/
+    "MAIL_PORT": 25,
+    "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_FROM": "Trial Finder <no-reply@trialfinder.example>",
+    "MAIL_TIMEOUT": 10,  # seconds for any one SMTP conversation
+    "MAIL_MAX_ATTEMPTS": 6,  # then a message is marked failed
 }
 
-_INTEGER_SETTINGS = {"CALLBACK_BUSINESS_DAYS", "RETENTION_DAYS", "ARTICLE_MAX_AGE"}
+_INTEGER_SETTINGS = {
+    "CALLBACK_BUSINESS_DAYS",
+    "RETENTION_DAYS",
+    "ARTICLE_MAX_AGE",
+    "MAIL_PORT",
+    "MAIL_TIMEOUT",
+    "MAIL_MAX_ATTEMPTS",
+}
+_BOOLEAN_SETTINGS = {"RATELIMIT_ENABLED", "MAIL_USE_TLS", "MAIL_USE_SSL"}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
 
 SECRET_KEY_FILE = "secret_key"
 DATABASE_FILE = "microsite.sqlite3"
@@ -49,6 +72,10 @@ def from_environment(environ: os._Environ | dict[str, str]) -> dict[str, object]
                 found[name] = int(raw)
             except ValueError:
                 raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+        elif name in _BOOLEAN_SETTINGS:
+            if raw.strip().lower() not in _TRUE | _FALSE:
+                raise ConfigError(f"{name} must be true or false, not {raw!r}")
+            found[name] = raw.strip().lower() in _TRUE
         else:
             found[name] = raw
     return found
@@ -104,3 +131,5 @@ def finish(config: dict, instance_path: str) -> None:
         "SQLALCHEMY_DATABASE_URI", database_uri(config.get("DATABASE_URL"), instance_path)
     )
     config["PUBLIC_URL"] = str(config["PUBLIC_URL"]).rstrip("/")
+    if config["MAIL_USE_TLS"] and config["MAIL_USE_SSL"]:
+        raise ConfigError("set MAIL_USE_TLS or MAIL_USE_SSL, not both")

@@ -1,10 +1,13 @@
 """Flask extensions, created without an app and bound to one in ``create_app``."""
 
+from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from .ratelimit import client_key
 
 # Named constraints, so migrations can refer to them on every database.
 NAMING_CONVENTION = {
@@ -24,3 +27,5 @@ db = SQLAlchemy(model_class=Base)
 # Batch mode lets later migrations alter tables on SQLite as well as PostgreSQL.
 migrate = Migrate(render_as_batch=True, compare_type=True)
 csrf = CSRFProtect()
+# Limits per client; storage from RATELIMIT_STORAGE_URI (memory, or Redis in production).
+limiter = Limiter(key_func=client_key)

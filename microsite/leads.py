@@ -7,8 +7,10 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from . import referrals
+from .attribution import UTM_FIELDS
 from .extensions import db
-from .models import Lead, utcnow
+from .models import Lead, Referral, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -20,17 +22,26 @@ CONSENT_TEXT = (
 )
 
 
-def record_application(details: dict, idempotency_key: str | None) -> Lead:
-    """Store an application, or return the one already stored under the same key.
+def record_application(
+    details: dict,
+    idempotency_key: str | None,
+    referral: Referral | None = None,
+    utm: dict[str, str] | None = None,
+) -> Lead:
+    """Store an application with where it came from, and give the lead a link of their
+    own to share; or return the lead already stored under the same key.
 
     The caller commits. The insert comes first and the unique key decides, so two
     requests racing with the same key store one lead on SQLite and PostgreSQL alike.
     """
+    utm = utm or {}
     lead = Lead(
         **details,
         consent_version=CONSENT_VERSION,
         consent_at=utcnow(),
         idempotency_key=idempotency_key,
+        referral_id=referral.id if referral else None,
+        **{name: utm.get(name) for name in UTM_FIELDS},
     )
     db.session.add(lead)
     try:
@@ -42,5 +53,10 @@ def record_application(details: dict, idempotency_key: str | None) -> Lead:
             raise
         log.info("apply: resubmission of lead %d ignored", existing.id)
         return existing
-    log.info("apply: lead %d recorded", lead.id)
+    referrals.add_personal_referral(lead)
+    log.info(
+        "apply: lead %d recorded%s",
+        lead.id,
+        f", referred by referral {referral.id}" if referral else "",
+    )
     return lead

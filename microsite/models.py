@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, SmallInteger, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from .choices import (
@@ -83,9 +94,108 @@ class Lead(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="new")
     # One key per rendering of the form: a double click or a resubmission stores one lead.
     idempotency_key: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # Attribution: the referral link followed within its window, and the UTM parameters
+    # seen when the visit began.
+    referral_id: Mapped[int | None] = mapped_column(
+        ForeignKey("referral.id", ondelete="SET NULL", use_alter=True), index=True
+    )
+    utm_source: Mapped[str | None] = mapped_column(String(200))
+    utm_medium: Mapped[str | None] = mapped_column(String(200))
+    utm_campaign: Mapped[str | None] = mapped_column(String(200))
+    utm_content: Mapped[str | None] = mapped_column(String(200))
+    utm_term: Mapped[str | None] = mapped_column(String(200))
+
+    referral: Mapped[Referral | None] = relationship(foreign_keys=[referral_id])
 
     def __repr__(self) -> str:  # no personal data, so it is safe in logs and tracebacks
         return f"<Lead {self.id}>"
+
+
+class Referral(db.Model):
+    """A "send this to a friend", or a lead's own link to share: the code in /r/<code>.
+
+    A lead's personal link has no friend; a referral to a friend whose address is
+    suppressed keeps no friend's details either.
+    """
+
+    __tablename__ = "referral"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    sender_name: Mapped[str] = mapped_column(String(100))
+    friend_name: Mapped[str | None] = mapped_column(String(80))
+    friend_email: Mapped[str | None] = mapped_column(String(320))
+    # The lead who sent it, when the sender had just applied.
+    lead_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lead.id", ondelete="SET NULL"), index=True
+    )
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+    first_click_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_click_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    idempotency_key: Mapped[str | None] = mapped_column(String(32), unique=True)
+
+    lead: Mapped[Lead | None] = relationship(foreign_keys=[lead_id])
+
+    def __repr__(self) -> str:
+        return f"<Referral {self.id}>"
+
+
+OUTBOX_STATUSES = ("queued", "sent", "failed", "cancelled")
+
+
+class OutboxMessage(db.Model):
+    """An email waiting to go out, written in the same transaction as what caused it."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        _one_of("status", OUTBOX_STATUSES),
+        Index("ix_outbox_message_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    referral_id: Mapped[int | None] = mapped_column(
+        ForeignKey("referral.id", ondelete="SET NULL"), index=True
+    )
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(200))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    headers: Mapped[dict] = mapped_column(JSON, default=dict)
+    message_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A sender holds a lease while it talks to the SMTP server; nobody else sends meanwhile.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(200))  # never an address
+
+    def __repr__(self) -> str:
+        return f"<OutboxMessage {self.id} {self.status}>"
+
+
+class SuppressedAddress(db.Model):
+    """An address that must never be sent a referral message again.
+
+    It holds only a SHA-256 digest of the address, unkeyed, so that the list survives a
+    change of SECRET_KEY and still keeps no readable address.
+    """
+
+    __tablename__ = "suppressed_address"
+
+    address_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class MailThrottle(db.Model):
+    """When an address was last sent a referral message: at most one per window."""
+
+    __tablename__ = "mail_throttle"
+
+    address_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Testimonial(db.Model):

@@ -22,6 +22,10 @@ def empty_to_none(value):
     return value or None
 
 
+def has_control_characters(text: str) -> bool:
+    return any(unicodedata.category(c) in _CONTROL_CATEGORIES for c in text)
+
+
 class NoControlCharacters:
     """Refuse text with control characters: they only ever come from a bot or a paste gone wrong."""
 
@@ -29,7 +33,7 @@ class NoControlCharacters:
         self.message = message
 
     def __call__(self, form, field) -> None:
-        if field.data and any(unicodedata.category(c) in _CONTROL_CATEGORIES for c in field.data):
+        if field.data and has_control_characters(field.data):
             raise ValidationError(self.message)
 
 

@@ -21,6 +21,7 @@ def make_app(tmp_path):
             "INSTANCE_PATH": tmp_path / "instance",
             "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
             "DATABASE_URL": f"sqlite:///{tmp_path / 'test.sqlite3'}",
+            "RATELIMIT_ENABLED": False,  # tests of the limits turn them on
             **settings,
         }
         app = create_app(config)

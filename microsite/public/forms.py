@@ -46,7 +46,29 @@ def _options(choices: dict[str, str], placeholder: str | None = None) -> list[Se
     return options if placeholder is None else [SelectChoice("", placeholder), *options]
 
 
-class ApplyForm(FlaskForm):
+class VisitorForm(FlaskForm):
+    """A public form: one idempotency key per rendering, and a honeypot for bots."""
+
+    idempotency_key = HiddenField()
+    # Named so that no browser autofills it; hidden from people, filled by bots.
+    hp_extra_notes = StringField("Leave this field empty")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not _IDEMPOTENCY_KEY.fullmatch(self.idempotency_key.data or ""):
+            self.idempotency_key.data = uuid.uuid4().hex
+
+    def is_from_a_bot(self) -> bool:
+        """A bot fills in the hidden field, or drops it; a browser sends it back empty."""
+        return self.hp_extra_notes.raw_data != [""]
+
+    def submitted_key(self) -> str | None:
+        """The idempotency key the browser sent back, when it is one we could have made."""
+        raw = self.idempotency_key.raw_data
+        return raw[0] if raw and _IDEMPOTENCY_KEY.fullmatch(raw[0]) else None
+
+
+class ApplyForm(VisitorForm):
     role = RadioField(
         "Who is filling in this form?",
         choices=_options(ROLES),
@@ -155,14 +177,6 @@ class ApplyForm(FlaskForm):
         validators=[DataRequired("Tick the box to agree, so that we can contact you.")],
     )
     updates_opt_in = YesCheckbox("Also send me occasional news about pediatric cancer research")
-    idempotency_key = HiddenField()
-    # Named so that no browser autofills it; hidden from people, filled by bots.
-    hp_extra_notes = StringField("Leave this field empty")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not _IDEMPOTENCY_KEY.fullmatch(self.idempotency_key.data or ""):
-            self.idempotency_key.data = uuid.uuid4().hex
 
     def validate_patient_age(self, field) -> None:
         if self.role.data == "patient" and field.data is not None and field.data < ADULT_AGE:
@@ -192,15 +206,6 @@ class ApplyForm(FlaskForm):
             )
         field.data = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
-    def is_from_a_bot(self) -> bool:
-        """A bot fills in the hidden field, or drops it; a browser sends it back empty."""
-        return self.hp_extra_notes.raw_data != [""]
-
-    def submitted_key(self) -> str | None:
-        """The idempotency key the browser sent back, when it is one we could have made."""
-        raw = self.idempotency_key.raw_data
-        return raw[0] if raw and _IDEMPOTENCY_KEY.fullmatch(raw[0]) else None
-
     def application(self) -> dict:
         """The validated answers, as the Lead's columns."""
         return {
@@ -216,4 +221,52 @@ class ApplyForm(FlaskForm):
             "phone": self.phone.data,
             "contact_method": self.contact_method.data,
             "updates_opt_in": self.updates_opt_in.data,
+        }
+
+
+class ShareForm(VisitorForm):
+    """Send this to a friend. No free-text message: that would make us a spam relay."""
+
+    sender_name = TypedStringField(
+        "Your name",
+        description="We tell your friend who thought of them.",
+        filters=[strip],
+        validators=[
+            DataRequired("Enter your name."),
+            Length(max=80, message="Use 80 characters or fewer."),
+            NoControlCharacters(),
+        ],
+        render_kw={"maxlength": 80, "autocomplete": "name"},
+    )
+    friend_name = TypedStringField(
+        "Your friend’s name (optional)",
+        filters=[strip, empty_to_none],
+        validators=[
+            Length(max=80, message="Use 80 characters or fewer."),
+            NoControlCharacters(),
+        ],
+        render_kw={"maxlength": 80, "autocomplete": "off"},
+    )
+    friend_email = TypedStringField(
+        "Your friend’s email address",
+        filters=[strip],
+        validators=[
+            DataRequired("Enter your friend’s email address."),
+            Length(max=254, message="Use 254 characters or fewer."),
+            NoControlCharacters(),
+            Email(),
+        ],
+        render_kw={"inputmode": "email", "maxlength": 254, "autocomplete": "off", "spellcheck": "false"},
+    )
+    consent = YesCheckbox(
+        "I know this person and believe they would welcome this",
+        validators=[DataRequired("Tick the box to confirm that your friend would welcome this.")],
+    )
+
+    def referral(self) -> dict:
+        """The validated answers, as the Referral's columns."""
+        return {
+            "sender_name": self.sender_name.data,
+            "friend_name": self.friend_name.data,
+            "friend_email": self.friend_email.data,
         }

@@ -5,17 +5,23 @@ from __future__ import annotations
 import logging
 
 from flask import current_app, redirect, render_template, request, session, url_for
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
+from .. import attribution, mail, referrals, suppression
 from ..caching import no_store, shared_cache
 from ..content import ARTICLE_LAST_REVIEWED, published_testimonials
-from ..extensions import db
+from ..extensions import csrf, db, limiter
 from ..leads import CONSENT_TEXT, record_application
 from ..models import Lead
+from ..ratelimit import limit_from
 from . import bp
-from .forms import ApplyForm
+from .forms import ApplyForm, ShareForm
 
 log = logging.getLogger(__name__)
+
+SESSION_EXPIRED = "session_expired"
+RATE_LIMITED = "rate_limited"
 
 
 @bp.get("/")
@@ -28,15 +34,20 @@ def article():
     )
 
 
-def render_apply(form: ApplyForm, status: int, session_expired: bool = False):
+def applicant() -> Lead | None:
+    """The lead this browser has just sent, if any."""
+    lead_id = session.get("lead_id")
+    return db.session.get(Lead, lead_id) if isinstance(lead_id, int) else None
+
+
+def render_apply(form: ApplyForm, status: int, problem: str | None = None):
     consent_text = CONSENT_TEXT.format(org=current_app.config["ORG_NAME"])
-    page = render_template(
-        "apply.html", form=form, consent_text=consent_text, session_expired=session_expired
-    )
+    page = render_template("apply.html", form=form, consent_text=consent_text, problem=problem)
     return page, status
 
 
 @bp.route("/apply", methods=["GET", "POST"])
+@limiter.limit(limit_from("APPLY_RATE_LIMIT"), methods=["POST"])
 def apply():
     form = ApplyForm()
     if not form.validate_on_submit():
@@ -44,27 +55,123 @@ def apply():
     if form.is_from_a_bot():
         log.info("apply: submission dropped by the honeypot")
     else:
-        lead = record_application(form.application(), form.submitted_key())
+        lead = record_application(
+            form.application(),
+            form.submitted_key(),
+            referral=attribution.referral_in_window(),
+            utm=attribution.utm_parameters(),
+        )
         db.session.commit()
         session["lead_id"] = lead.id
     return redirect(url_for(".thanks"), 303)
 
 
-@bp.errorhandler(CSRFError)
-def csrf_error(error: CSRFError):
-    """An expired or missing token: show the form again with everything typed kept."""
-    log.info("csrf: %s on %s", error.description, request.endpoint)
-    if request.endpoint == "public.apply":
-        return render_apply(ApplyForm(), 400, session_expired=True)
-    return render_template("errors/error.html", error=error), 400
-
-
 @bp.get("/apply/thanks")
 @no_store
 def thanks():
-    lead_id = session.get("lead_id")
-    lead = db.session.get(Lead, lead_id) if isinstance(lead_id, int) else None
-    return render_template("thanks.html", lead=lead)
+    lead = applicant()
+    referral = referrals.personal_referral(lead) if lead else None
+    personal_link = referrals.link(referral) if referral else None
+    return render_template("thanks.html", lead=lead, personal_link=personal_link)
+
+
+def render_share(form: ShareForm, status: int, problem: str | None = None):
+    return render_template("share.html", form=form, problem=problem), status
+
+
+@bp.route("/share", methods=["GET", "POST"])
+@limiter.limit(limit_from("SHARE_RATE_LIMIT"), methods=["POST"])
+def share():
+    form = ShareForm()
+    sender = applicant()
+    if not form.is_submitted() and sender is not None:
+        form.sender_name.data = sender.name
+    if not form.validate_on_submit():
+        return render_share(form, 422 if form.is_submitted() else 200)
+    if form.is_from_a_bot():
+        log.info("share: submission dropped by the honeypot")
+        session.pop("referral_code", None)
+    else:
+        referral, message = referrals.record_referral(
+            form.referral(), sender, form.submitted_key()
+        )
+        db.session.commit()
+        if message is not None:
+            mail.send_after_response(message.id)
+        session["referral_code"] = referral.code
+    return redirect(url_for(".share_sent"), 303)
+
+
+@bp.get("/share/sent")
+@no_store
+def share_sent():
+    code = session.get("referral_code")
+    referral = referrals.find(code) if isinstance(code, str) else None
+    personal_link = referrals.link(referral) if referral else None
+    return render_template("share_sent.html", referral=referral, personal_link=personal_link)
+
+
+@bp.get("/r/<code>")
+def follow_referral(code: str):
+    """Count the click, remember the referral for 30 days, and go to the article."""
+    response = redirect(url_for(".article"))
+    response.cache_control.no_store = True
+    referral = referrals.find(code)
+    if referral is None:
+        return response
+    if request.method == "GET" and not attribution.is_link_preview_or_crawler(
+        request.user_agent.string
+    ):
+        referrals.count_click(referral)
+        db.session.commit()
+        attribution.remember_referral(response, referral)
+    return response
+
+
+@bp.get("/unsubscribe/<token>")
+@no_store
+def unsubscribe(token: str):
+    if suppression.digest_from_token(token) is None:
+        return render_template("unsubscribe.html", valid=False), 404
+    return render_template("unsubscribe.html", valid=True, token=token)
+
+
+@bp.post("/unsubscribe/<token>")
+@csrf.exempt  # the signed token authenticates it, as RFC 8058 one-click unsubscribe needs
+@no_store
+def unsubscribe_confirmed(token: str):
+    digest = suppression.digest_from_token(token)
+    if digest is None:
+        return render_template("unsubscribe.html", valid=False), 404
+    suppression.suppress(digest)
+    db.session.commit()
+    log.info("unsubscribe: an address was added to the suppression list")
+    return render_template("unsubscribed.html")
+
+
+# Nothing typed is lost: an expired session or a rate limit shows the form again.
+_FORMS = {"public.apply": (ApplyForm, render_apply), "public.share": (ShareForm, render_share)}
+
+
+def _show_form_again(status: int, problem: str):
+    form_class, render = _FORMS[request.endpoint]
+    return render(form_class(), status, problem)
+
+
+@bp.errorhandler(CSRFError)
+def csrf_error(error: CSRFError):
+    log.info("csrf: %s on %s", error.description, request.endpoint)
+    if request.endpoint in _FORMS:
+        return _show_form_again(400, SESSION_EXPIRED)
+    return render_template("errors/error.html", error=error), 400
+
+
+@bp.errorhandler(RateLimitExceeded)
+def rate_limited(error: RateLimitExceeded):
+    log.info("ratelimit: %s on %s", error.description, request.endpoint)
+    if request.endpoint in _FORMS:
+        return _show_form_again(429, RATE_LIMITED)
+    return render_template("errors/error.html", error=error), 429
 
 
 @bp.get("/privacy")

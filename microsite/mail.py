@@ -1,0 +1,244 @@
+"""The mail outbox: messages are queued in the caller's transaction and sent later.
+
+Delivery is at least once. A sender takes a lease on a message before talking to the
+SMTP server, so two senders never send the same message at once; the message is marked
+sent as soon as the server accepts it. A failure is retried with backoff, up to
+MAIL_MAX_ATTEMPTS, then the message is marked failed and stays for staff to see.
+With no MAIL_SERVER, messages are written as .eml files under ``instance/mail/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import ssl
+import tempfile
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from pathlib import Path
+
+from flask import after_this_request, current_app
+from sqlalchemy import func, or_, select, update
+
+from .extensions import db
+from .models import OutboxMessage, utcnow
+from .suppression import is_suppressed
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)  # longer than any SMTP conversation, with its timeout
+FIRST_RETRY = timedelta(minutes=1)
+LONGEST_RETRY = timedelta(hours=6)
+MAIL_FOLDER = "mail"
+
+
+def queue_message(
+    to: str, subject: str, text: str, html: str, headers: dict | None = None, **links
+) -> OutboxMessage:
+    """Add a message to the outbox in the current transaction. The caller commits."""
+    sender_domain = parseaddr(current_app.config["MAIL_FROM"])[1].rpartition("@")[2]
+    message = OutboxMessage(
+        to_address=to,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        headers=headers or {},
+        message_id=make_msgid(domain=sender_domain or None),
+        **links,
+    )
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+def build_email(message: OutboxMessage) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = current_app.config["MAIL_FROM"]
+    email["To"] = message.to_address
+    email["Subject"] = message.subject
+    email["Date"] = format_datetime(message.created_at)
+    email["Message-ID"] = message.message_id
+    for name, value in message.headers.items():
+        email[name] = value
+    email.set_content(message.body_text)
+    email.add_alternative(message.body_html, subtype="html")
+    return email
+
+
+def _send_over_smtp(email: EmailMessage) -> None:
+    config = current_app.config
+    host, port, timeout = config["MAIL_SERVER"], config["MAIL_PORT"], config["MAIL_TIMEOUT"]
+    if config["MAIL_USE_SSL"]:
+        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=timeout)
+    with smtp:
+        if config["MAIL_USE_TLS"]:
+            smtp.starttls(context=ssl.create_default_context())
+        if config["MAIL_USERNAME"]:
+            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+        smtp.send_message(email)
+
+
+def _write_eml_file(email: EmailMessage, message_id: int) -> None:
+    folder = Path(current_app.instance_path) / MAIL_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{utcnow():%Y%m%dT%H%M%S}-{message_id}.eml"
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".eml")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(email.as_bytes())
+    os.replace(temporary, folder / name)
+
+
+def transmit(email: EmailMessage, message_id: int) -> None:
+    """Hand one message to the SMTP server, or to a file when none is configured."""
+    if current_app.config["MAIL_SERVER"]:
+        _send_over_smtp(email)
+    else:
+        _write_eml_file(email, message_id)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """1, 2, 4, 8 ... minutes after each failed attempt, at most six hours."""
+    return min(FIRST_RETRY * 2 ** (attempts - 1), LONGEST_RETRY)
+
+
+def _claim(message_id: int, now: datetime) -> str | None:
+    """Take the lease on a queued message that is due; None if it is not ours to send."""
+    token = uuid.uuid4().hex
+    claimed = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .where(OutboxMessage.status == "queued")
+        .where(OutboxMessage.next_attempt_at <= now)
+        .where(or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now))
+        .values(lease_until=now + LEASE, lease_token=token)
+    )
+    db.session.commit()
+    return token if claimed.rowcount == 1 else None
+
+
+def deliver(message_id: int, backoff: bool = True) -> str | None:
+    """Try to send one message. Returns its status afterwards, or None if another sender
+    holds it or it is not due. Without backoff a failure leaves it due at once (for the
+    single attempt made right after a page was sent)."""
+    token = _claim(message_id, utcnow())
+    if token is None:
+        return None
+    message = db.session.get(OutboxMessage, message_id)
+    mine = (OutboxMessage.id == message_id) & (OutboxMessage.lease_token == token)
+    if is_suppressed(message.to_address):  # checked again: they may have unsubscribed since
+        outcome = {"status": "cancelled"}
+        log.info("outbox: message %d cancelled, address suppressed", message_id)
+    else:
+        try:
+            transmit(build_email(message), message_id)
+        except (OSError, smtplib.SMTPException) as error:
+            attempts = message.attempts + 1
+            gave_up = attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]
+            due = utcnow() + retry_delay(attempts) if backoff else message.next_attempt_at
+            outcome = {
+                "attempts": attempts,
+                "status": "failed" if gave_up else "queued",
+                "next_attempt_at": due,
+                "last_error": _describe(error),
+            }
+            log.warning(
+                "outbox: message %d attempt %d failed (%s)%s",
+                message_id, attempts, _describe(error), ", giving up" if gave_up else "",
+            )
+        else:
+            outcome = {"status": "sent", "sent_at": utcnow(), "attempts": message.attempts + 1}
+            log.info("outbox: message %d sent", message_id)
+    db.session.execute(
+        update(OutboxMessage).where(mine).values(lease_until=None, lease_token=None, **outcome)
+    )
+    db.session.commit()
+    return outcome["status"]
+
+
+def _describe(error: Exception) -> str:
+    """The kind of failure and the SMTP code, never the addresses an SMTP error may carry."""
+    code = getattr(error, "smtp_code", None) or getattr(error, "errno", None)
+    return f"{type(error).__name__}" + (f" {code}" if code else "")
+
+
+@dataclass(frozen=True)
+class SendReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+
+def send_due(retry_failed: bool = False, batch: int = 100) -> SendReport:
+    """Send every message that is due, oldest first. With ``retry_failed``, failed
+    messages are queued again with a fresh count of attempts first."""
+    if retry_failed:
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == "failed")
+            .values(status="queued", attempts=0, next_attempt_at=utcnow())
+        )
+        db.session.commit()
+    counts = {"sent": 0, "queued": 0, "failed": 0, "cancelled": 0}
+    started = utcnow()
+    last_id = 0
+    while True:
+        due = list(
+            db.session.scalars(
+                select(OutboxMessage.id)
+                .where(OutboxMessage.status == "queued")
+                .where(OutboxMessage.next_attempt_at <= started)
+                .where(OutboxMessage.id > last_id)
+                .order_by(OutboxMessage.id)
+                .limit(batch)
+            )
+        )
+        if not due:
+            break
+        for message_id in due:
+            status = deliver(message_id)
+            if status is not None:
+                counts[status] += 1
+        last_id = due[-1]
+    return SendReport(counts["sent"], counts["queued"], counts["failed"], counts["cancelled"])
+
+
+def send_after_response(message_id: int) -> None:
+    """Try once to send a message after the current response has gone to the visitor."""
+    app = current_app._get_current_object()
+
+    @after_this_request
+    def register(response):
+        def send() -> None:
+            with app.app_context():
+                try:
+                    deliver(message_id, backoff=False)
+                except Exception:  # never let mail trouble reach the visitor
+                    log.exception("outbox: message %d could not be tried", message_id)
+
+        response.call_on_close(send)
+        return response
+
+
+def status_counts() -> dict[str, int]:
+    rows = db.session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    )
+    return dict(rows.all())
+
+
+def failed_messages(limit: int = 50) -> list[OutboxMessage]:
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "failed")
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,123 @@
+"""Referrals: "send this to a friend", personal links, and the clicks they bring."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+
+from flask import current_app, render_template, url_for
+from sqlalchemy import func, literal, select, update
+from sqlalchemy.exc import IntegrityError
+
+from . import mail, suppression
+from .extensions import db
+from .models import Lead, OutboxMessage, Referral, UTCDateTime, utcnow
+
+log = logging.getLogger(__name__)
+
+# 12 random bytes: 96 bits, 16 URL-safe characters.
+_CODE_BYTES = 12
+CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16}")
+
+
+def new_code() -> str:
+    return secrets.token_urlsafe(_CODE_BYTES)
+
+
+def link(referral: Referral) -> str:
+    """The absolute /r/<code> link, on PUBLIC_URL, never on the request's Host header."""
+    path = url_for("public.follow_referral", code=referral.code)
+    return current_app.config["PUBLIC_URL"] + path
+
+
+def find(code: str) -> Referral | None:
+    if not CODE_PATTERN.fullmatch(code):
+        return None
+    return db.session.scalar(select(Referral).filter_by(code=code))
+
+
+def personal_referral(lead: Lead) -> Referral | None:
+    """The lead's own link to share, made when the lead was recorded."""
+    return db.session.scalar(
+        select(Referral)
+        .filter_by(lead_id=lead.id, friend_email=None, idempotency_key=None)
+        .order_by(Referral.id)
+    )
+
+
+def add_personal_referral(lead: Lead) -> Referral:
+    """Give a new lead a link of their own to share. The caller commits."""
+    referral = Referral(code=new_code(), sender_name=lead.name, lead_id=lead.id)
+    db.session.add(referral)
+    return referral
+
+
+def _message_to_friend(referral: Referral) -> dict:
+    unsubscribe_url = current_app.config["PUBLIC_URL"] + url_for(
+        "public.unsubscribe", token=suppression.unsubscribe_token(referral.friend_email)
+    )
+    context = {"referral": referral, "link": link(referral), "unsubscribe_url": unsubscribe_url}
+    return {
+        "to": referral.friend_email,
+        "subject": "A friend thought this might help: finding a clinical trial",
+        "text": render_template("mail/referral.txt", **context),
+        "html": render_template("mail/referral.html", **context),
+        "headers": {
+            "List-Unsubscribe": f"<{unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    }
+
+
+def record_referral(
+    details: dict, sender: Lead | None, idempotency_key: str | None
+) -> tuple[Referral, OutboxMessage | None]:
+    """Store a referral and, when the friend may be written to, queue the message to them
+    in the same transaction. The caller commits.
+
+    A suppressed address keeps no friend's details at all; an address written to within
+    the last 30 days gets no second message. The sender is told the same either way.
+    """
+    suppressed = suppression.is_suppressed(details["friend_email"])
+    if suppressed:
+        details = {**details, "friend_name": None, "friend_email": None}
+    referral = Referral(
+        **details,
+        code=new_code(),
+        lead_id=sender.id if sender else None,
+        idempotency_key=idempotency_key,
+    )
+    db.session.add(referral)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        existing = db.session.scalar(select(Referral).filter_by(idempotency_key=idempotency_key))
+        if existing is None:
+            raise
+        log.info("share: resubmission of referral %d ignored", existing.id)
+        return existing, None
+    message = None
+    if not suppressed and suppression.claim_mail_slot(referral.friend_email):
+        message = mail.queue_message(**_message_to_friend(referral), referral_id=referral.id)
+    log.info(
+        "share: referral %d recorded, %s",
+        referral.id,
+        f"message {message.id} queued" if message else "no message",
+    )
+    return referral, message
+
+
+def count_click(referral: Referral) -> None:
+    """One more click, counted in the database so that concurrent clicks all count."""
+    now = utcnow()
+    db.session.execute(
+        update(Referral)
+        .where(Referral.id == referral.id)
+        .values(
+            clicks=Referral.clicks + 1,
+            last_click_at=now,
+            first_click_at=func.coalesce(Referral.first_click_at, literal(now, UTCDateTime())),
+        )
+    )
