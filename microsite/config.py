@@ -123,6 +123,8 @@ def finish(config: dict, instance_path: str) -> None:
         raise ConfigError(
             f"MICROSITE_ENV must be one of {', '.join(ENVIRONMENTS)}, not {environment!r}"
         )
+    if config["MAIL_USE_TLS"] and config["MAIL_USE_SSL"]:
+        raise ConfigError("set MAIL_USE_TLS or MAIL_USE_SSL, not both")
     if not config.get("SECRET_KEY"):
         if environment == "production":
             raise ConfigError("SECRET_KEY must be set in production")
@@ -131,5 +133,3 @@ def finish(config: dict, instance_path: str) -> None:
         "SQLALCHEMY_DATABASE_URI", database_uri(config.get("DATABASE_URL"), instance_path)
     )
     config["PUBLIC_URL"] = str(config["PUBLIC_URL"]).rstrip("/")
-    if config["MAIL_USE_TLS"] and config["MAIL_USE_SSL"]:
-        raise ConfigError("set MAIL_USE_TLS or MAIL_USE_SSL, not both")

@@ -101,3 +101,84 @@ def apply_form(client):
         return {key: value for key, value in data.items() if value is not None}
 
     return fill
+
+
+class SMTPServer:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives, and can be
+    stopped and started again to play an outage."""
+
+    def __init__(self):
+        import socket
+
+        from aiosmtpd.controller import Controller
+
+        with socket.socket() as probe:  # Controller(port=0) does not work: pick a port first
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.messages: list = []
+        self.conversations: list[bytes] = []
+        self._controller_class = Controller
+        self.controller = None
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        from email import policy
+
+        self.conversations.append(envelope.original_content or envelope.content)
+        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 OK"
+
+    def start(self):
+        self.controller = self._controller_class(
+            self, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=True
+        )
+        self.controller.start()
+
+    def stop(self):
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def smtp_server():
+    server = SMTPServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_app(make_app, smtp_server):
+    """An app that sends its mail to the loopback SMTP server."""
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port, MAIL_TIMEOUT=5)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+VALID_SHARE = {
+    "sender_name": "Robin Sender",
+    "friend_name": "Kim Friend",
+    "friend_email": "kim@example.com",
+    "consent": "y",
+}
+
+
+def share_form_for(client):
+    """Like a browser on /share: its hidden fields, with a valid referral to a friend."""
+
+    def fill(**answers):
+        page = client.get("/share")
+        assert page.status_code == 200
+        data = {**rendered_hidden_fields(page.get_data(as_text=True)), **VALID_SHARE}
+        data.update(answers)
+        return {key: value for key, value in data.items() if value is not None}
+
+    return fill
+
+
+@pytest.fixture
+def share_form(client):
+    return share_form_for(client)

@@ -111,7 +111,7 @@ def share_sent():
     return render_template("share_sent.html", referral=referral, personal_link=personal_link)
 
 
-@bp.get("/r/<code>")
+@bp.get("/r/<path:code>")
 def follow_referral(code: str):
     """Count the click, remember the referral for 30 days, and go to the article."""
     response = redirect(url_for(".article"))
