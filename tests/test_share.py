@@ -63,7 +63,7 @@ def test_the_result_page_shows_the_personal_link_on_the_public_url(make_app):
     response = client.get("/share/sent")
     html = response.get_data(as_text=True)
     [referral] = rows(app, Referral)
-    assert f'value="https://trials.example/r/{referral.code}"' in html
+    assert f">https://trials.example/r/{referral.code}</textarea>" in html
     assert "evil.example" not in html
     assert "no-store" in response.headers["Cache-Control"]
     [message] = rows(app, OutboxMessage)

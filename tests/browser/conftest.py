@@ -12,6 +12,8 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,6 +23,7 @@ from playwright.sync_api import Page
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
+from microsite import mail
 from microsite.content import load_testimonials
 from microsite.extensions import db
 from microsite.models import Lead
@@ -113,6 +116,61 @@ def live_server(make_app) -> Iterator[LiveServer]:
         server.server_close()
         with app.app_context():
             db.engine.dispose()
+
+
+class Outbox:
+    """The live server's mail, written as .eml files (no MAIL_SERVER in tests).
+
+    The app tries each message once right after the response has gone, in the server's
+    thread; ``drain()`` sends whatever is still due and waits for any such attempt in
+    flight, so a test never races the server to the mail folder."""
+
+    DEADLINE = 10  # seconds: only a hung send reaches it, and then the test fails
+
+    def __init__(self, app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.app = app
+        self._idle = threading.Condition()
+        self._in_flight = 0
+        deliver = mail.deliver
+
+        def counted_deliver(*args, **kwargs):
+            with self._idle:
+                self._in_flight += 1
+            try:
+                return deliver(*args, **kwargs)
+            finally:
+                with self._idle:
+                    self._in_flight -= 1
+                    self._idle.notify_all()
+
+        # Both send_due() and the after-response attempt look deliver up on the module.
+        monkeypatch.setattr(mail, "deliver", counted_deliver)
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.app.instance_path) / mail.MAIL_FOLDER
+
+    def drain(self) -> list[EmailMessage]:
+        """Send every due message, then return all the messages written so far, in the
+        order of their file names (time to the second, then message id)."""
+        with self.app.app_context():
+            mail.send_due()
+        with self._idle:
+            settled = self._idle.wait_for(lambda: self._in_flight == 0, timeout=self.DEADLINE)
+        assert settled, "a message was still being sent after the deadline"
+        if not self.folder.is_dir():
+            return []
+        files = sorted(
+            path for path in self.folder.iterdir()
+            if path.suffix == ".eml" and not path.name.startswith(".")  # not a partial write
+        )
+        return [message_from_bytes(path.read_bytes(), policy=policy.default) for path in files]
+
+
+@pytest.fixture
+def outbox(live_server, monkeypatch) -> Outbox:
+    """``outbox.drain()``: the live server's sent mail, parsed, once nothing is in flight."""
+    return Outbox(live_server.app, monkeypatch)
 
 
 @dataclass

@@ -86,7 +86,7 @@ def test_carousel_by_keyboard(open_page, width):
     expect_slide(page, 1)
 
     # From the article's last link, real Tab presses reach the controls in order.
-    page.locator(".article").get_by_role("link", name="Find your trial").focus()
+    page.locator(".article").get_by_role("link", name="Send this to a friend").focus()
     page.keyboard.press("Tab")
     expect(rotation).to_be_focused()
     expect(carousel).to_have_attribute("data-rotating", "false")  # focus pauses it
@@ -115,7 +115,7 @@ def test_carousel_by_keyboard(open_page, width):
     expect(rotation).to_be_focused()
     expect(rotation).to_have_accessible_name("Play")
     page.keyboard.press("Shift+Tab")
-    expect(page.locator(".article").get_by_role("link", name="Find your trial")).to_be_focused()
+    expect(page.locator(".article").get_by_role("link", name="Send this to a friend")).to_be_focused()
     expect(carousel).to_have_attribute("data-rotating", "false")
     page.clock.run_for(60_000)
     expect_slide(page, 4)

@@ -1,0 +1,356 @@
+"""Sharing in the real browser: "Send this to a friend" from the article to the message
+the friend receives, the personal link with its copy and share buttons (with and without
+JavaScript), and a friend's click on /r/<code> that ends in an application counted to the
+referral. A link preview or crawler (here: headless Chromium's own user agent) is no click.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from microsite.attribution import REFERRAL_COOKIE
+from microsite.extensions import db
+from microsite.models import Referral
+
+from .test_journey import THANKS, WIDTHS, fill_application, send, viewport
+
+pytestmark = pytest.mark.browser
+
+# A person's desktop Chrome: crawlerdetect counts its clicks, unlike "HeadlessChrome".
+CHROME_UA = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/156.0.0.0 Safari/537.36"
+)
+CLIPBOARD = ["clipboard-read", "clipboard-write"]
+# On PUBLIC_URL (its default in tests), never on the host and port the page was served from.
+PUBLIC_URL = "http://127.0.0.1:5000"
+PERSONAL_LINK = re.compile(rf"^{re.escape(PUBLIC_URL)}/r/([A-Za-z0-9_-]{{16}})$")
+SENT = "Thank you for sharing"
+COPIED = re.compile(r"^Link copied")
+MAIL_SUBJECT = "Help finding a clinical trial"
+
+CONSENT = "I know this person and believe they would welcome this"
+
+SENDER = "Robin Sender"
+FRIEND = "Kim Friend"
+FRIEND_EMAIL = "kim.friend@example.com"
+
+
+
+# --- Helpers ----------------------------------------------------------------------------
+
+
+def consent_box(page: Page):
+    return page.get_by_role("checkbox", name=CONSENT)
+
+
+def share_form(
+    page: Page, *, sender: str = SENDER, friend: str = FRIEND, email: str = FRIEND_EMAIL
+) -> None:
+    page.get_by_label("Your name").fill(sender)
+    page.get_by_label("Your friend’s name (optional)").fill(friend)
+    page.get_by_label("Your friend’s email address").fill(email)
+    consent_box(page).check()
+
+
+def send_to_friend(page: Page) -> None:
+    page.get_by_role("button", name="Send to my friend").click()
+
+
+def share_from_scratch(page: Page, live_server, **answers) -> str:
+    """Send the form on /share and return the personal link shown on /share/sent."""
+    page.goto("/share")
+    share_form(page, **answers)
+    send_to_friend(page)
+    expect(page).to_have_url(f"{live_server.url}/share/sent")
+    expect(page.get_by_role("heading", level=1)).to_have_text(SENT)
+    return personal_link(page)
+
+
+def personal_link(page: Page) -> str:
+    field = page.locator("#personal-link")
+    expect(field).to_have_value(PERSONAL_LINK)
+    return field.input_value()
+
+
+def code_of(link: str) -> str:
+    return PERSONAL_LINK.fullmatch(link)[1]
+
+
+def on_live_server(live_server, link: str) -> str:
+    """The link as this test's server can serve it: PUBLIC_URL's origin swapped for its own."""
+    assert link.startswith(PUBLIC_URL + "/")
+    return live_server.url + link.removeprefix(PUBLIC_URL)
+
+
+def stored_referral(live_server, code: str) -> Referral:
+    with live_server.app.app_context():
+        referral = db.session.scalar(select(Referral).filter_by(code=code))
+        assert referral is not None, f"no referral with code {code}"
+        db.session.expunge(referral)
+    return referral
+
+
+def referral_cookie(page: Page) -> list[dict]:
+    return [cookie for cookie in page.context.cookies() if cookie["name"] == REFERRAL_COOKIE]
+
+
+def clipboard_text(page: Page) -> str:
+    return page.evaluate("navigator.clipboard.readText()")
+
+
+def expect_hidden_button(page: Page, name: str) -> None:
+    """The button is in the page, left hidden by share.js (or by no script at all), and
+    does not show."""
+    button = page.get_by_role("button", name=name, include_hidden=True)
+    expect(button).to_have_count(1)
+    expect(button).to_have_attribute("hidden", "")
+    expect(button).to_be_hidden()
+
+
+def press_copy(page: Page, how: str) -> None:
+    button = page.get_by_role("button", name="Copy link")
+    expect(button).to_be_visible()
+    if how == "click":
+        button.click()
+    else:  # a key press on the focused button, as a keyboard user would
+        button.focus()
+        expect(button).to_be_focused()
+        page.keyboard.press(how)
+
+
+# --- Sending it to a friend ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_send_to_a_friend_from_the_article(open_page, live_server, screenshot, width):
+    page = open_page(**viewport(width))
+    page.goto("/")
+    page.get_by_role("link", name="Send this to a friend").click()
+
+    expect(page).to_have_url(f"{live_server.url}/share")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Send this to a friend")
+    expect(page).to_have_title(re.compile(r"^Send this to a friend"))
+    share_form(page)
+    screenshot(page, f"share-{width}")
+    send_to_friend(page)
+
+    expect(page).to_have_url(f"{live_server.url}/share/sent")
+    expect(page.get_by_role("heading", level=1)).to_have_text(SENT)
+    expect(page).to_have_title(re.compile(rf"^{SENT}"))
+    link = personal_link(page)
+    assert urlsplit(live_server.url).netloc not in link  # never the Host the page came from
+    screenshot(page, f"share-sent-{width}")
+
+    with live_server.app.app_context():
+        [referral] = db.session.scalars(select(Referral))
+        stored = (referral.code, referral.sender_name, referral.friend_name,
+                  referral.friend_email, referral.clicks, referral.lead_id)
+    assert stored == (code_of(link), SENDER, FRIEND, FRIEND_EMAIL, 0, None)
+
+
+def test_a_mistake_only_the_server_sees_keeps_everything_typed(open_page, live_server, screenshot):
+    page = open_page(**viewport(390))
+    page.goto("/share")
+    # A text input, so Chromium lets it through; the server wants a dot in the domain.
+    share_form(page, email="kim@example")
+    friend_email = page.get_by_label("Your friend’s email address")
+    assert friend_email.evaluate("el => el.checkValidity()")
+    send_to_friend(page)
+
+    expect(page).to_have_url(f"{live_server.url}/share")
+    expect(page).to_have_title(re.compile(r"^Error: "))
+    summary = page.locator("[data-error-summary]")
+    expect(summary).to_be_focused()
+    expect(summary).to_contain_text("There is a problem")
+    problem = "Enter an email address like name@example.com."
+    expect(summary.get_by_role("link", name=problem)).to_have_attribute("href", "#friend_email")
+    expect(friend_email).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#friend_email-error")).to_contain_text(problem)
+    # Everything typed is still there.
+    expect(page.get_by_label("Your name")).to_have_value(SENDER)
+    expect(page.get_by_label("Your friend’s name (optional)")).to_have_value(FRIEND)
+    expect(friend_email).to_have_value("kim@example")
+    expect(consent_box(page)).to_be_checked()
+    screenshot(page, "share-error-390")
+    with live_server.app.app_context():
+        assert db.session.scalars(select(Referral)).all() == []
+
+    # The summary's link takes the visitor to the field; correcting it sends the form.
+    summary.get_by_role("link", name=problem).click()
+    expect(friend_email).to_be_focused()
+    friend_email.fill(FRIEND_EMAIL)
+    send_to_friend(page)
+    expect(page).to_have_url(f"{live_server.url}/share/sent")
+    expect(page.get_by_role("heading", level=1)).to_have_text(SENT)
+
+
+# --- The personal link ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["click", "Enter", "Space"])
+def test_copy_button_puts_the_link_on_the_clipboard(open_page, live_server, how):
+    page = open_page(permissions=CLIPBOARD)
+    link = share_from_scratch(page, live_server)
+    assert page.evaluate("window.isSecureContext"), "http://127.0.0.1 should be trustworthy"
+    status = page.get_by_role("status")
+    expect(status).to_have_text("")
+
+    press_copy(page, how)
+
+    expect(status).to_have_text(COPIED)
+    assert clipboard_text(page) == link
+
+
+@pytest.mark.parametrize(
+    "native_share", [False, True], ids=["this-browser", "with-navigator-share"]
+)
+def test_share_button_shows_only_where_the_browser_can_share(open_page, live_server, native_share):
+    page = open_page()
+    if native_share:  # a browser with a share sheet: record what it was given
+        page.add_init_script(
+            "Navigator.prototype.share = function (data) {"
+            " window.sharedData = data; return Promise.resolve(); };"
+        )
+    link = share_from_scratch(page, live_server)
+    can_share = page.evaluate("typeof navigator.share === 'function'")
+    assert can_share == native_share
+
+    if not can_share:
+        expect_hidden_button(page, "Share…")
+        return
+    button = page.get_by_role("button", name="Share…")
+    expect(button).to_be_visible()
+    button.click()
+    shared = page.evaluate("window.sharedData")
+    assert shared["url"] == link
+    assert shared["title"] == live_server.app.config["ORG_NAME"]
+    assert link in shared["text"]
+
+
+def test_without_javascript_the_link_is_plain_selectable_text(open_page, live_server, screenshot):
+    page = open_page(java_script_enabled=False, **viewport(390))
+    link = share_from_scratch(page, live_server)
+    screenshot(page, "share-sent-nojs-390")
+
+    field = page.get_by_label("Your personal link")
+    expect(field).to_be_visible()
+    expect(field).to_have_value(link)
+    expect(field).not_to_be_editable()  # readonly, yet it can be selected and copied
+    field.click()
+    page.keyboard.press("ControlOrMeta+A")
+    selected = field.evaluate("el => el.value.slice(el.selectionStart, el.selectionEnd)")
+    assert selected == link
+
+    mailto = page.get_by_role("link", name="Send from my email")
+    href = mailto.get_attribute("href")
+    parts = urlsplit(href)
+    assert (parts.scheme, parts.path) == ("mailto", "")
+    query = parse_qs(parts.query, strict_parsing=True)
+    assert query["subject"] == [MAIL_SUBJECT]
+    [body] = query["body"]
+    assert body.endswith(" " + link)
+
+    for name in ("Copy link", "Share…"):
+        expect_hidden_button(page, name)
+
+
+def test_thanks_page_offers_a_personal_link_to_copy(open_page, live_server):
+    page = open_page(permissions=CLIPBOARD)
+    page.goto("/apply")
+    fill_application(page, role="A parent or guardian of the patient", email="alex@example.com")
+    send(page)
+    expect(page).to_have_url(f"{live_server.url}/apply/thanks")
+    expect(page.get_by_role("heading", level=1)).to_have_text(THANKS)
+
+    link = personal_link(page)
+    press_copy(page, "click")
+    expect(page.get_by_role("status")).to_have_text(COPIED)
+    assert clipboard_text(page) == link
+
+    [lead] = live_server.leads()
+    referral = stored_referral(live_server, code_of(link))
+    assert (referral.lead_id, referral.friend_email, referral.sender_name) == (
+        lead.id, None, "Alex Example",
+    )
+
+    # Sending it to a friend from here starts with the applicant's name filled in.
+    page.get_by_role("link", name="Send this to a friend").click()
+    expect(page).to_have_url(f"{live_server.url}/share")
+    expect(page.get_by_label("Your name")).to_have_value("Alex Example")
+
+
+# --- The friend: the message, the click, the application ------------------------------------
+
+
+def test_the_friend_gets_the_message_and_applying_after_the_click_counts(
+    open_page, live_server, outbox
+):
+    sharer = open_page()
+    link = share_from_scratch(sharer, live_server)
+    code = code_of(link)
+
+    [message] = outbox.drain()
+    assert message["To"] == FRIEND_EMAIL
+    assert message["Subject"] == "A friend thought this might help: finding a clinical trial"
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert f"{SENDER} asked" in text and f"{SENDER} asked" in html
+    assert link in text.split() and f'href="{link}"' in html
+    unsubscribe = re.fullmatch(rf"<({re.escape(PUBLIC_URL)}/unsubscribe/[^>\s]+)>",
+                               message["List-Unsubscribe"])
+    assert unsubscribe, message["List-Unsubscribe"]
+    assert unsubscribe[1] in text
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+    # The friend follows the link in a person's browser: one click, and a cookie to remember it.
+    friend = open_page(user_agent=CHROME_UA)
+    assert "HeadlessChrome" not in friend.evaluate("navigator.userAgent")
+    friend.goto(on_live_server(live_server, link))
+    expect(friend).to_have_url(f"{live_server.url}/")
+    expect(friend.get_by_role("heading", level=1)).to_be_visible()
+    assert stored_referral(live_server, code).clicks == 1
+    assert len(referral_cookie(friend)) == 1
+
+    friend.locator(".banner").get_by_role("link", name="Find your trial").click()
+    fill_application(friend, role="A parent or guardian of the patient", email="kim@example.com")
+    send(friend)
+    expect(friend).to_have_url(f"{live_server.url}/apply/thanks")
+    [lead] = live_server.leads()
+    referral = stored_referral(live_server, code)
+    assert lead.referral_id == referral.id
+    assert referral.clicks == 1
+
+    # A link preview of the same link (headless Chromium's user agent) is no click.
+    preview = open_page()
+    assert "HeadlessChrome" in preview.evaluate("navigator.userAgent")
+    preview.goto(on_live_server(live_server, link))
+    expect(preview).to_have_url(f"{live_server.url}/")
+    assert stored_referral(live_server, code).clicks == 1
+    assert len(outbox.drain()) == 1  # and nothing more was sent
+
+
+def test_a_headless_browser_following_the_link_is_not_counted(open_page, live_server):
+    link = share_from_scratch(open_page(), live_server)
+    code = code_of(link)
+
+    page = open_page()  # Playwright's default: "HeadlessChrome", a crawler to crawlerdetect
+    assert "HeadlessChrome" in page.evaluate("navigator.userAgent")
+    page.goto(on_live_server(live_server, link))
+    expect(page).to_have_url(f"{live_server.url}/")
+    assert stored_referral(live_server, code).clicks == 0
+    assert referral_cookie(page) == []
+
+    page.goto("/apply")
+    fill_application(page, role="A parent or guardian of the patient", email="alex@example.com")
+    send(page)
+    expect(page).to_have_url(f"{live_server.url}/apply/thanks")
+    [lead] = live_server.leads()
+    assert lead.referral_id is None
+    referral = stored_referral(live_server, code)
+    assert (referral.clicks, referral.first_click_at) == (0, None)
