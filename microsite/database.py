@@ -1,8 +1,9 @@
 """Database engine settings that SQLAlchemy URLs cannot express."""
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
 
@@ -31,3 +32,25 @@ def init_app(app: Flask) -> None:
         engine: Engine = db.engine
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _set_sqlite_pragmas)
+
+
+def add_once(row, key_column: str):
+    """Add a row whose ``key_column`` is UNIQUE, unless one with that key exists already.
+
+    Returns ``(row, True)`` for the new row, or ``(existing, False)``. The insert comes
+    first and the constraint decides, so two requests racing with one key store one row on
+    SQLite and PostgreSQL alike. On a duplicate the transaction is rolled back: call it
+    first in a unit of work. The caller commits.
+    """
+    db.session.add(row)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        model = type(row)
+        key = getattr(row, key_column)
+        existing = None if key is None else db.session.scalar(select(model).filter_by(**{key_column: key}))
+        if existing is None:  # not a duplicate key after all: a real error
+            raise
+        return existing, False
+    return row, True

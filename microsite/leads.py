@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-
 from . import referrals
 from .attribution import UTM_FIELDS
-from .extensions import db
+from .database import add_once
 from .models import Lead, Referral, utcnow
 
 log = logging.getLogger(__name__)
@@ -31,8 +28,7 @@ def record_application(
     """Store an application with where it came from, and give the lead a link of their
     own to share; or return the lead already stored under the same key.
 
-    The caller commits. The insert comes first and the unique key decides, so two
-    requests racing with the same key store one lead on SQLite and PostgreSQL alike.
+    The caller commits.
     """
     utm = utm or {}
     lead = Lead(
@@ -43,16 +39,10 @@ def record_application(
         referral_id=referral.id if referral else None,
         **{name: utm.get(name) for name in UTM_FIELDS},
     )
-    db.session.add(lead)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        existing = db.session.scalar(select(Lead).filter_by(idempotency_key=idempotency_key))
-        if existing is None:  # not a duplicate key after all: a real error
-            raise
-        log.info("apply: resubmission of lead %d ignored", existing.id)
-        return existing
+    lead, created = add_once(lead, "idempotency_key")
+    if not created:
+        log.info("apply: resubmission of lead %d ignored", lead.id)
+        return lead
     referrals.add_personal_referral(lead)
     log.info(
         "apply: lead %d recorded%s",

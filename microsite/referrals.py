@@ -8,9 +8,9 @@ import secrets
 
 from flask import current_app, render_template, url_for
 from sqlalchemy import func, literal, select, update
-from sqlalchemy.exc import IntegrityError
 
 from . import mail, suppression
+from .database import add_once
 from .extensions import db
 from .models import Lead, OutboxMessage, Referral, UTCDateTime, utcnow
 
@@ -88,16 +88,10 @@ def record_referral(
         lead_id=sender.id if sender else None,
         idempotency_key=idempotency_key,
     )
-    db.session.add(referral)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        existing = db.session.scalar(select(Referral).filter_by(idempotency_key=idempotency_key))
-        if existing is None:
-            raise
-        log.info("share: resubmission of referral %d ignored", existing.id)
-        return existing, None
+    referral, created = add_once(referral, "idempotency_key")
+    if not created:
+        log.info("share: resubmission of referral %d ignored", referral.id)
+        return referral, None
     message = None
     if not suppressed and suppression.claim_mail_slot(referral.friend_email):
         message = mail.queue_message(**_message_to_friend(referral), referral_id=referral.id)

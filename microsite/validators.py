@@ -8,7 +8,7 @@ import unicodedata
 from email_validator import EmailNotValidError, validate_email
 from wtforms import BooleanField, IntegerField, StringField
 from wtforms.widgets import TextInput
-from wtforms.validators import ValidationError
+from wtforms.validators import DataRequired, Length, ValidationError
 
 # Control characters (C0, C1, DEL) and the Unicode line and paragraph separators.
 _CONTROL_CATEGORIES = {"Cc", "Zl", "Zp"}
@@ -92,3 +92,37 @@ class TypedStringField(StringField):
         if self.raw_data:
             return self.raw_data[0]
         return super()._value()
+
+
+def text_field(
+    label: str,
+    max_length: int,
+    required: str | None = None,
+    description: str | None = None,
+    autocomplete: str = "off",
+    extra=(),
+    **render_kw,
+) -> TypedStringField:
+    """A trimmed, length-bounded text field without control characters. ``required`` is
+    the message for an empty answer; without it the field is optional and empty means None."""
+    validators = [DataRequired(required)] if required else []
+    validators += [
+        Length(max=max_length, message=f"Use {max_length} characters or fewer."),
+        NoControlCharacters(),
+        *extra,
+    ]
+    return TypedStringField(
+        label,
+        description=description,
+        filters=[strip] if required else [strip, empty_to_none],
+        validators=validators,
+        render_kw={"maxlength": max_length, "autocomplete": autocomplete, **render_kw},
+    )
+
+
+def email_field(label: str, required: str, autocomplete: str = "off") -> TypedStringField:
+    # Not type=email: Chromium refuses internationalized addresses that we accept.
+    return text_field(
+        label, 254, required, autocomplete=autocomplete, extra=[Email()],
+        inputmode="email", spellcheck="false",
+    )

@@ -89,18 +89,22 @@ VALID_APPLICATION = {
 }
 
 
-@pytest.fixture
-def apply_form(client):
-    """Like a browser: load /apply, then post back its hidden fields with the answers."""
+def form_filler(client, path: str, valid: dict):
+    """Like a browser: load the form at ``path``, then send back its hidden fields with
+    valid answers, changed by the keyword arguments (None leaves a field out)."""
 
     def fill(**answers):
-        page = client.get("/apply")
+        page = client.get(path)
         assert page.status_code == 200
-        data = {**rendered_hidden_fields(page.get_data(as_text=True)), **VALID_APPLICATION}
-        data.update(answers)
+        data = {**rendered_hidden_fields(page.get_data(as_text=True)), **valid, **answers}
         return {key: value for key, value in data.items() if value is not None}
 
     return fill
+
+
+@pytest.fixture
+def apply_form(client):
+    return form_filler(client, "/apply", VALID_APPLICATION)
 
 
 class SMTPServer:
@@ -167,16 +171,7 @@ VALID_SHARE = {
 
 
 def share_form_for(client):
-    """Like a browser on /share: its hidden fields, with a valid referral to a friend."""
-
-    def fill(**answers):
-        page = client.get("/share")
-        assert page.status_code == 200
-        data = {**rendered_hidden_fields(page.get_data(as_text=True)), **VALID_SHARE}
-        data.update(answers)
-        return {key: value for key, value in data.items() if value is not None}
-
-    return fill
+    return form_filler(client, "/share", VALID_SHARE)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import phonenumbers
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 from wtforms.validators import ValidationError
 
 from ..choices import (
@@ -22,15 +22,7 @@ from ..choices import (
     ROLES,
     TREATMENT_STAGES,
 )
-from ..validators import (
-    Email,
-    NoControlCharacters,
-    TypedStringField,
-    WholeNumberField,
-    YesCheckbox,
-    empty_to_none,
-    strip,
-)
+from ..validators import WholeNumberField, YesCheckbox, email_field, empty_to_none, text_field
 
 _IDEMPOTENCY_KEY = re.compile(r"[0-9a-f]{32}")
 
@@ -95,15 +87,8 @@ class ApplyForm(VisitorForm):
         validators=[DataRequired(CHOOSE_DIAGNOSIS)],
         invalid_choice_message=CHOOSE_DIAGNOSIS,
     )
-    diagnosis_other = TypedStringField(
-        "Which diagnosis?",
-        description="Only if you chose “Another diagnosis”.",
-        filters=[strip],
-        validators=[
-            Length(max=200, message="Use 200 characters or fewer."),
-            NoControlCharacters(),
-        ],
-        render_kw={"maxlength": 200},
+    diagnosis_other = text_field(
+        "Which diagnosis?", 200, description="Only if you chose “Another diagnosis”."
     )
     treatment_stage = SelectField(
         "Where is the patient in treatment? (optional)",
@@ -119,52 +104,20 @@ class ApplyForm(VisitorForm):
         invalid_choice_message=CHOOSE_COUNTRY,
         render_kw={"autocomplete": "country"},
     )
-    postal_code = TypedStringField(
+    postal_code = text_field(
         "Postal code (optional)",
+        12,
         description="Helps us find trial sites near you.",
-        filters=[strip, empty_to_none],
-        validators=[
-            Length(max=12, message="Use 12 characters or fewer."),
-            NoControlCharacters(),
-        ],
-        render_kw={"maxlength": 12, "autocomplete": "postal-code"},
+        autocomplete="postal-code",
     )
-    name = TypedStringField(
-        "Your name",
-        filters=[strip],
-        validators=[
-            DataRequired("Enter your name."),
-            Length(max=100, message="Use 100 characters or fewer."),
-            NoControlCharacters(),
-        ],
-        render_kw={"maxlength": 100, "autocomplete": "name"},
-    )
-    email = TypedStringField(
-        "Your email address",
-        filters=[strip],
-        validators=[
-            DataRequired("Enter your email address."),
-            Length(max=254, message="Use 254 characters or fewer."),
-            NoControlCharacters(),
-            Email(),
-        ],
-        render_kw={
-            # Not type=email: Chromium refuses internationalized addresses that we accept.
-            "inputmode": "email",
-            "maxlength": 254,
-            "autocomplete": "email",
-            "spellcheck": "false",
-        },
-    )
-    phone = TypedStringField(
+    name = text_field("Your name", 100, "Enter your name.", autocomplete="name")
+    email = email_field("Your email address", "Enter your email address.", autocomplete="email")
+    phone = text_field(
         "Your phone number (optional)",
+        30,
         description="Needed if you would like us to call you.",
-        filters=[strip, empty_to_none],
-        validators=[
-            Length(max=30, message="Use 30 characters or fewer."),
-            NoControlCharacters(),
-        ],
-        render_kw={"type": "tel", "maxlength": 30, "autocomplete": "tel"},
+        autocomplete="tel",
+        type="tel",
     )
     contact_method = RadioField(
         "How should we contact you?",
@@ -227,37 +180,15 @@ class ApplyForm(VisitorForm):
 class ShareForm(VisitorForm):
     """Send this to a friend. No free-text message: that would make us a spam relay."""
 
-    sender_name = TypedStringField(
+    sender_name = text_field(
         "Your name",
+        80,
+        "Enter your name.",
         description="We tell your friend who thought of them.",
-        filters=[strip],
-        validators=[
-            DataRequired("Enter your name."),
-            Length(max=80, message="Use 80 characters or fewer."),
-            NoControlCharacters(),
-        ],
-        render_kw={"maxlength": 80, "autocomplete": "name"},
+        autocomplete="name",
     )
-    friend_name = TypedStringField(
-        "Your friend’s name (optional)",
-        filters=[strip, empty_to_none],
-        validators=[
-            Length(max=80, message="Use 80 characters or fewer."),
-            NoControlCharacters(),
-        ],
-        render_kw={"maxlength": 80, "autocomplete": "off"},
-    )
-    friend_email = TypedStringField(
-        "Your friend’s email address",
-        filters=[strip],
-        validators=[
-            DataRequired("Enter your friend’s email address."),
-            Length(max=254, message="Use 254 characters or fewer."),
-            NoControlCharacters(),
-            Email(),
-        ],
-        render_kw={"inputmode": "email", "maxlength": 254, "autocomplete": "off", "spellcheck": "false"},
-    )
+    friend_name = text_field("Your friend’s name (optional)", 80)
+    friend_email = email_field("Your friend’s email address", "Enter your friend’s email address.")
     consent = YesCheckbox(
         "I know this person and believe they would welcome this",
         validators=[DataRequired("Tick the box to confirm that your friend would welcome this.")],

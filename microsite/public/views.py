@@ -153,25 +153,17 @@ def unsubscribe_confirmed(token: str):
 _FORMS = {"public.apply": (ApplyForm, render_apply), "public.share": (ShareForm, render_share)}
 
 
-def _show_form_again(status: int, problem: str):
-    form_class, render = _FORMS[request.endpoint]
-    return render(form_class(), status, problem)
+_PROBLEMS = {CSRFError: SESSION_EXPIRED, RateLimitExceeded: RATE_LIMITED}
 
 
 @bp.errorhandler(CSRFError)
-def csrf_error(error: CSRFError):
-    log.info("csrf: %s on %s", error.description, request.endpoint)
-    if request.endpoint in _FORMS:
-        return _show_form_again(400, SESSION_EXPIRED)
-    return render_template("errors/error.html", error=error), 400
-
-
 @bp.errorhandler(RateLimitExceeded)
-def rate_limited(error: RateLimitExceeded):
-    log.info("ratelimit: %s on %s", error.description, request.endpoint)
-    if request.endpoint in _FORMS:
-        return _show_form_again(429, RATE_LIMITED)
-    return render_template("errors/error.html", error=error), 429
+def show_form_again(error: CSRFError | RateLimitExceeded):
+    log.info("%s: %s on %s", type(error).__name__, error.description, request.endpoint)
+    if request.endpoint not in _FORMS:
+        return render_template("errors/error.html", error=error), error.code
+    form_class, render = _FORMS[request.endpoint]
+    return render(form_class(), error.code, _PROBLEMS[type(error)])
 
 
 @bp.get("/privacy")
