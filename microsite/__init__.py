@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import timedelta
 from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask
 
-from . import attribution, cli, config, database, errors, health, models
+from . import attribution, auth, cli, config, database, errors, health, models  # noqa: F401
 from .caching import SharedCacheAwareSessionInterface
-from .extensions import csrf, db, limiter, migrate
+from .extensions import csrf, db, limiter, login_manager, migrate
 from .public import bp as public_bp
+from .staff import bp as staff_bp
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,6 +24,8 @@ FLASK_SETTINGS = {
     # A CSRF token lives as long as the session: a form left open for hours still submits.
     "WTF_CSRF_TIME_LIMIT": None,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # Only staff sessions are permanent; they end 8 hours after sign-in at the latest.
+    "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),
 }
 
 
@@ -57,10 +61,12 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     )
     csrf.init_app(app)
     limiter.init_app(app)
+    login_manager.init_app(app)
     attribution.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(staff_bp)
     app.register_blueprint(health.bp)
     return app

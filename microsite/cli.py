@@ -4,10 +4,13 @@ as the site."""
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from . import mail
+import getpass
+import sys
+
+from . import auth, dates, exports, lifecycle, mail
 from .content import load_testimonials
 from .models import OUTBOX_STATUSES
 
@@ -48,6 +51,88 @@ def outbox_status() -> None:
         )
 
 
+staff = AppGroup("staff", help="Manage staff accounts.")
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def _staff_command(action):
+    try:
+        return action()
+    except auth.StaffError as problem:
+        raise click.ClickException(str(problem)) from None
+
+
+@staff.command("create", help="Create a staff user. Passwords need 12 characters or more.")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def staff_create(email: str, password_stdin: bool) -> None:
+    user = _staff_command(lambda: auth.create_staff(email, _password(password_stdin)))
+    click.echo(f"Staff user {user.email} created.")
+
+
+@staff.command("set-password", help="Give a staff user a new password (and enable them).")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def staff_set_password(email: str, password_stdin: bool) -> None:
+    user = _staff_command(lambda: auth.set_password(email, _password(password_stdin)))
+    click.echo(f"Password of {user.email} changed.")
+
+
+@staff.command("disable", help="Stop a staff user from signing in.")
+@click.argument("email")
+def staff_disable(email: str) -> None:
+    user = _staff_command(lambda: auth.disable(email))
+    click.echo(f"Staff user {user.email} disabled.")
+
+
+leads = AppGroup("leads", help="Export, purge and erase leads.")
+
+
+def _day(name: str):
+    def convert(ctx, param, value):
+        try:
+            return dates.parse_day(value, name)
+        except dates.BadDate as problem:
+            raise click.BadParameter(str(problem)) from None
+
+    return convert
+
+
+@leads.command("export", help="Write leads as CSV (the same bytes as /staff/leads.csv).")
+@click.option("--from", "first", callback=_day("from"), help="First day, YYYY-MM-DD.")
+@click.option("--to", "last", callback=_day("to"), help="Last day, YYYY-MM-DD.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="File (default: standard output).")
+def leads_export(first, last, out) -> None:
+    export = exports.CsvExport("leads", first, last, actor=f"cli:{getpass.getuser()}")
+    with click.open_file(out or "-", "wb") as handle:
+        for chunk in export:
+            handle.write(chunk)
+    if out:
+        click.echo(f"{export.rows} leads written to {out}.", err=True)
+
+
+@leads.command("purge", help="Delete data older than the retention period (a dry run without --yes).")
+@click.option("--older-than", "days", type=click.IntRange(min=1), help="Days (default: RETENTION_DAYS).")
+@click.option("--yes", is_flag=True, help="Really delete.")
+def leads_purge(days: int | None, yes: bool) -> None:
+    days = days or current_app.config["RETENTION_DAYS"]
+    removed = lifecycle.purge(days, dry_run=not yes)
+    verb = "Deleted" if yes else "Would delete (run again with --yes to delete)"
+    click.echo(f"{verb}: {removed.describe()}; older than {days} days.")
+
+
+@leads.command("erase", help="Delete everything held about one person, by email address.")
+@click.argument("email")
+def leads_erase(email: str) -> None:
+    removed = lifecycle.erase_person(email, "cli erase")
+    click.echo(f"Deleted: {removed.describe()}.")
+
+
 def init_app(app: Flask) -> None:
-    app.cli.add_command(content)
-    app.cli.add_command(outbox)
+    for group in (content, outbox, staff, leads):
+        app.cli.add_command(group)

@@ -11,6 +11,7 @@ import os
 import secrets
 import tempfile
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENVIRONMENTS = ("development", "production")
 
@@ -25,6 +26,9 @@ DEFAULTS: dict[str, object] = {
     "CALLBACK_BUSINESS_DAYS": 2,
     "RETENTION_DAYS": 730,
     "ARTICLE_MAX_AGE": 300,  # seconds a shared cache may keep the article page
+    "DISPLAY_TIMEZONE": "UTC",
+    "STAFF_NOTIFY_EMAIL": None,  # where new-lead notices go; None: no notices
+    "LOGIN_RATE_LIMIT": "5 per minute",  # failed staff logins, per client and per account
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": "memory://",
     "APPLY_RATE_LIMIT": "10 per hour",
@@ -125,6 +129,13 @@ def finish(config: dict, instance_path: str) -> None:
         )
     if config["MAIL_USE_TLS"] and config["MAIL_USE_SSL"]:
         raise ConfigError("set MAIL_USE_TLS or MAIL_USE_SSL, not both")
+    try:
+        ZoneInfo(str(config["DISPLAY_TIMEZONE"]))
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ConfigError(
+            f"DISPLAY_TIMEZONE must be a time zone name like Europe/London, not "
+            f"{config['DISPLAY_TIMEZONE']!r}"
+        ) from None
     if not config.get("SECRET_KEY"):
         if environment == "production":
             raise ConfigError("SECRET_KEY must be set in production")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .extensions import db
 from .models import Testimonial
@@ -81,3 +82,25 @@ def published_testimonials() -> list[Testimonial]:
         .order_by(Testimonial.position, Testimonial.id)
     )
     return list(db.session.scalars(query))
+
+
+def _free_slug(author: str) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", author.lower()).strip("-")[:50] or "testimonial"
+    slug, n = base, 1
+    while db.session.scalar(select(Testimonial.id).filter_by(slug=slug)) is not None:
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def save_testimonial(testimonial: Testimonial | None, answers: dict) -> Testimonial:
+    """Add a testimonial (at the end of the carousel) or change one. The caller commits."""
+    if testimonial is None:
+        last = db.session.scalar(select(func.max(Testimonial.position))) or 0
+        testimonial = Testimonial(slug=_free_slug(answers["author"]), position=last + 1)
+        db.session.add(testimonial)
+    testimonial.author = answers["author"]
+    testimonial.quote = answers["quote"]
+    testimonial.consent_given_on = answers["consent_given_on"]
+    testimonial.published = answers["published"]
+    return testimonial

@@ -1,6 +1,7 @@
 """Flask extensions, created without an app and bound to one in ``create_app``."""
 
 from flask_limiter import Limiter
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -29,3 +30,4 @@ migrate = Migrate(render_as_batch=True, compare_type=True)
 csrf = CSRFProtect()
 # Limits per client; storage from RATELIMIT_STORAGE_URI (memory, or Redis in production).
 limiter = Limiter(key_func=client_key)
+login_manager = LoginManager()

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from . import referrals
+from flask import current_app, render_template, url_for
+
+from . import lifecycle, mail, referrals
 from .attribution import UTM_FIELDS
+from .choices import LEAD_STATUSES
 from .database import add_once
-from .models import Lead, Referral, utcnow
+from .extensions import db
+from .models import Lead, LeadNote, Referral, StaffUser, StatusChange, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +48,65 @@ def record_application(
         log.info("apply: resubmission of lead %d ignored", lead.id)
         return lead
     referrals.add_personal_referral(lead)
+    _queue_confirmation(lead)
+    if current_app.config["STAFF_NOTIFY_EMAIL"]:
+        _queue_staff_notice(lead)
     log.info(
         "apply: lead %d recorded%s",
         lead.id,
         f", referred by referral {referral.id}" if referral else "",
     )
     return lead
+
+
+def _absolute(endpoint: str, **values) -> str:
+    return current_app.config["PUBLIC_URL"] + url_for(endpoint, **values)
+
+
+def _queue_confirmation(lead: Lead) -> None:
+    """Tell the applicant we have their request, and how to withdraw. No health data."""
+    context = {
+        "lead": lead,
+        "withdraw_url": _absolute("public.withdraw", token=lifecycle.withdraw_token(lead)),
+    }
+    mail.queue_message(
+        to=lead.email,
+        subject=f"We have your request – {current_app.config['ORG_NAME']}",
+        text=render_template("mail/confirmation.txt", **context),
+        html=render_template("mail/confirmation.html", **context),
+        kind="confirmation",
+        lead_id=lead.id,
+    )
+
+
+def _queue_staff_notice(lead: Lead) -> None:
+    """A new-lead notice for staff: a link to the lead page, and nothing personal."""
+    context = {"lead_url": _absolute("staff.lead", lead_id=lead.id), "lead_id": lead.id}
+    mail.queue_message(
+        to=current_app.config["STAFF_NOTIFY_EMAIL"],
+        subject=f"New application #{lead.id}",
+        text=render_template("mail/staff_notice.txt", **context),
+        html=render_template("mail/staff_notice.html", **context),
+        kind="staff_notice",
+    )
+
+
+def change_status(lead: Lead, status: str, staff: StaffUser) -> None:
+    """Move a lead to another status, recording who did it and when. The caller commits."""
+    if status not in LEAD_STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    if status == lead.status:
+        return
+    db.session.add(
+        StatusChange(lead_id=lead.id, staff_id=staff.id, from_status=lead.status, to_status=status)
+    )
+    lead.status = status
+    log.info("lead %d: status %s by staff %d", lead.id, status, staff.id)
+
+
+def add_note(lead: Lead, body: str, staff: StaffUser) -> LeadNote:
+    """Append a call note; notes are never edited or deleted one by one. The caller commits."""
+    note = LeadNote(lead_id=lead.id, author_id=staff.id, body=body)
+    db.session.add(note)
+    log.info("lead %d: note added by staff %d", lead.id, staff.id)
+    return note

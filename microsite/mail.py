@@ -21,7 +21,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 
-from flask import after_this_request, current_app
+from flask import after_this_request, current_app, has_request_context
 from sqlalchemy import func, or_, select, update
 
 from .extensions import db
@@ -39,7 +39,10 @@ MAIL_FOLDER = "mail"
 def queue_message(
     to: str, subject: str, text: str, html: str, headers: dict | None = None, **links
 ) -> OutboxMessage:
-    """Add a message to the outbox in the current transaction. The caller commits."""
+    """Add a message to the outbox in the current transaction. The caller commits.
+
+    During a request, the message is also tried once after the response has been sent.
+    """
     sender_domain = parseaddr(current_app.config["MAIL_FROM"])[1].rpartition("@")[2]
     message = OutboxMessage(
         to_address=to,
@@ -52,6 +55,8 @@ def queue_message(
     )
     db.session.add(message)
     db.session.flush()
+    if has_request_context():
+        send_after_response(message.id)
     return message
 
 
@@ -131,7 +136,7 @@ def deliver(message_id: int, backoff: bool = True) -> str | None:
         return None
     message = db.session.get(OutboxMessage, message_id)
     mine = (OutboxMessage.id == message_id) & (OutboxMessage.lease_token == token)
-    if is_suppressed(message.to_address):  # checked again: they may have unsubscribed since
+    if message.kind == "referral" and is_suppressed(message.to_address):  # they may have unsubscribed since
         outcome = {"status": "cancelled"}
         log.info("outbox: message %d cancelled, address suppressed", message_id)
     else:

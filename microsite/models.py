@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
+from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -121,6 +123,8 @@ class Referral(db.Model):
     __tablename__ = "referral"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # "share": sent to a friend through /share; "personal": a lead's own link to pass on.
+    kind: Mapped[str] = mapped_column(String(10), default="share", server_default="share")
     code: Mapped[str] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     sender_name: Mapped[str] = mapped_column(String(100))
@@ -142,6 +146,9 @@ class Referral(db.Model):
 
 
 OUTBOX_STATUSES = ("queued", "sent", "failed", "cancelled")
+# Referral messages honour the suppression list; a confirmation or a staff notice is no
+# referral, so an unsubscribe from referrals does not stop it.
+OUTBOX_KINDS = ("referral", "confirmation", "staff_notice")
 
 
 class OutboxMessage(db.Model):
@@ -155,8 +162,12 @@ class OutboxMessage(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(20), default="referral", server_default="referral")
     referral_id: Mapped[int | None] = mapped_column(
         ForeignKey("referral.id", ondelete="SET NULL"), index=True
+    )
+    lead_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lead.id", ondelete="SET NULL"), index=True
     )
     to_address: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(200))
@@ -209,10 +220,86 @@ class Testimonial(db.Model):
     author: Mapped[str] = mapped_column(String(100))
     position: Mapped[int] = mapped_column(SmallInteger, default=0)
     published: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the person agreed to have their words published.
+    consent_given_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def __repr__(self) -> str:
         return f"<Testimonial {self.slug}>"
+
+
+class StaffUser(UserMixin, db.Model):
+    """A patient navigator or administrator who may sign in to /staff."""
+
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    def __repr__(self) -> str:
+        return f"<StaffUser {self.id}>"
+
+
+class LeadNote(db.Model):
+    """A call note on a lead: written once, never edited."""
+
+    __tablename__ = "lead_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author: Mapped[StaffUser | None] = relationship()
+
+
+class StatusChange(db.Model):
+    """Who moved a lead from one status to another, and when."""
+
+    __tablename__ = "status_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    from_status: Mapped[str] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    staff: Mapped[StaffUser | None] = relationship()
+
+
+class ExportLog(db.Model):
+    """Every CSV export, from the web or the command line: who, when, what, how many rows."""
+
+    __tablename__ = "export_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(320))  # a staff email, or "cli:<os user>"
+    kind: Mapped[str] = mapped_column(String(20))  # leads or referrals
+    filters: Mapped[dict] = mapped_column(JSON, default=dict)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    completed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ErasureRecord(db.Model):
+    """That an erasure happened, how and what it removed; never whose data it was."""
+
+    __tablename__ = "erasure_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reason: Mapped[str] = mapped_column(String(40))  # "cli erase", "withdrawal", "purge"
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
 def render_migration_item(type_, obj, autogen_context):

@@ -22,7 +22,12 @@ CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16}")
 
 
 def new_code() -> str:
-    return secrets.token_urlsafe(_CODE_BYTES)
+    """A random code that never starts with - or _, so no spreadsheet reads it as a formula
+    and a CSV export never has to change it."""
+    while True:
+        code = secrets.token_urlsafe(_CODE_BYTES)
+        if code[0].isalnum():
+            return code
 
 
 def link(referral: Referral) -> str:
@@ -40,15 +45,13 @@ def find(code: str) -> Referral | None:
 def personal_referral(lead: Lead) -> Referral | None:
     """The lead's own link to share, made when the lead was recorded."""
     return db.session.scalar(
-        select(Referral)
-        .filter_by(lead_id=lead.id, friend_email=None, idempotency_key=None)
-        .order_by(Referral.id)
+        select(Referral).filter_by(lead_id=lead.id, kind="personal").order_by(Referral.id)
     )
 
 
 def add_personal_referral(lead: Lead) -> Referral:
     """Give a new lead a link of their own to share. The caller commits."""
-    referral = Referral(code=new_code(), sender_name=lead.name, lead_id=lead.id)
+    referral = Referral(kind="personal", code=new_code(), sender_name=lead.name, lead_id=lead.id)
     db.session.add(referral)
     return referral
 

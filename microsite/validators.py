@@ -22,18 +22,21 @@ def empty_to_none(value):
     return value or None
 
 
-def has_control_characters(text: str) -> bool:
-    return any(unicodedata.category(c) in _CONTROL_CATEGORIES for c in text)
+def has_control_characters(text: str, allow: str = "") -> bool:
+    return any(unicodedata.category(c) in _CONTROL_CATEGORIES and c not in allow for c in text)
 
 
 class NoControlCharacters:
     """Refuse text with control characters: they only ever come from a bot or a paste gone wrong."""
 
-    def __init__(self, message: str = "Remove the special characters from this answer."):
+    def __init__(
+        self, message: str = "Remove the special characters from this answer.", allow: str = ""
+    ):
         self.message = message
+        self.allow = allow
 
     def __call__(self, form, field) -> None:
-        if field.data and has_control_characters(field.data):
+        if field.data and has_control_characters(field.data, self.allow):
             raise ValidationError(self.message)
 
 

@@ -8,7 +8,7 @@ from flask import current_app, redirect, render_template, request, session, url_
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
-from .. import attribution, mail, referrals, suppression
+from .. import attribution, lifecycle, referrals, suppression
 from ..caching import no_store, shared_cache
 from ..content import ARTICLE_LAST_REVIEWED, published_testimonials
 from ..extensions import csrf, db, limiter
@@ -92,12 +92,8 @@ def share():
         log.info("share: submission dropped by the honeypot")
         session.pop("referral_code", None)
     else:
-        referral, message = referrals.record_referral(
-            form.referral(), sender, form.submitted_key()
-        )
+        referral, _ = referrals.record_referral(form.referral(), sender, form.submitted_key())
         db.session.commit()
-        if message is not None:
-            mail.send_after_response(message.id)
         session["referral_code"] = referral.code
     return redirect(url_for(".share_sent"), 303)
 
@@ -147,6 +143,20 @@ def unsubscribe_confirmed(token: str):
     db.session.commit()
     log.info("unsubscribe: an address was added to the suppression list")
     return render_template("unsubscribed.html")
+
+
+@bp.route("/withdraw/<token>", methods=["GET", "POST"])
+@no_store
+def withdraw(token: str):
+    """The applicant's own way out: a confirmation page, then erasure of their data."""
+    valid, lead = lifecycle.lead_from_token(token)
+    if lead is None:
+        return render_template("withdraw.html", lead=None), 200 if valid else 404
+    if request.method == "POST":
+        lifecycle.withdraw(lead)
+        session.pop("lead_id", None)
+        return render_template("withdraw.html", done=True)
+    return render_template("withdraw.html", lead=lead, token=token)
 
 
 # Nothing typed is lost: an expired session or a rate limit shows the form again.

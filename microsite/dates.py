@@ -1,0 +1,47 @@
+"""Days as staff mean them: calendar days in DISPLAY_TIMEZONE, turned into UTC ranges."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+from .models import utcnow
+
+
+class BadDate(ValueError):
+    """A date filter that is not a real YYYY-MM-DD day; the message says which."""
+
+
+def zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
+
+
+def today() -> date:
+    return utcnow().astimezone(zone()).date()
+
+
+def parse_day(text: str | None, name: str) -> date | None:
+    """An optional YYYY-MM-DD filter value."""
+    if not text:
+        return None
+    try:
+        if len(text) != 10:
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadDate(f"“{name}” must be a date written YYYY-MM-DD, like 2026-01-31.") from None
+
+
+def start_of(day: date) -> datetime:
+    """The UTC moment a display-zone day begins."""
+    return datetime.combine(day, time.min, tzinfo=zone()).astimezone(ZoneInfo("UTC"))
+
+
+def utc_range(first: date | None, last: date | None) -> tuple[datetime | None, datetime | None]:
+    """[start, end) in UTC for the days first..last inclusive, either end open."""
+    return (
+        start_of(first) if first else None,
+        start_of(last + timedelta(days=1)) if last else None,
+    )

@@ -1,0 +1,234 @@
+"""Views of the staff area. Every route needs a signed-in staff user (``require_staff``)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import (
+    Response,
+    abort,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_limiter import RateLimitExceeded
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import auth, dates, exports, mail, reports
+from ..choices import COUNTRIES, DIAGNOSES, LEAD_STATUSES, ROLES, TREATMENT_STAGES
+from ..content import save_testimonial
+from ..extensions import db, limiter
+from ..leads import add_note, change_status
+from ..models import Lead, LeadNote, Referral, StatusChange, Testimonial
+from ..ratelimit import limit_from
+from . import bp
+from .forms import EmptyForm, LeadFilterForm, LoginForm, NoteForm, StatusForm, TestimonialForm
+
+log = logging.getLogger(__name__)
+
+PUBLIC_ENDPOINTS = {"staff.login"}
+
+
+@bp.app_template_filter("local_time")
+def local_time(moment) -> str:
+    """A UTC moment as staff read it: in DISPLAY_TIMEZONE."""
+    return moment.astimezone(dates.zone()).strftime("%-d %b %Y, %H:%M") if moment else ""
+
+
+@bp.context_processor
+def labels() -> dict:
+    return {
+        "roles": ROLES,
+        "diagnoses": DIAGNOSES,
+        "stages": TREATMENT_STAGES,
+        "statuses": LEAD_STATUSES,
+        "countries": COUNTRIES,
+    }
+
+
+@bp.before_request
+def require_staff():
+    """One guard for the whole area: pages send strangers to sign in, CSVs get 401."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if current_user.is_authenticated and not auth.session_expired():
+        auth.touch_session()
+        return None
+    if current_user.is_authenticated:
+        log.info("staff: session of user %d ended", current_user.id)
+        auth.sign_out()
+    if request.path.endswith(".csv"):
+        abort(401)
+    target = request.full_path.rstrip("?") if request.method == "GET" else None
+    return redirect(url_for("staff.login", next=target))
+
+
+@bp.after_request
+def never_store(response):
+    response.cache_control.no_store = True
+    return response
+
+
+def render_login(form: LoginForm, status: int, problem: str | None = None):
+    return render_template("staff/login.html", form=form, problem=problem), status
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    limit_from("LOGIN_RATE_LIMIT"), methods=["POST"], deduct_when=lambda r: r.status_code == 401
+)
+@limiter.limit(
+    limit_from("LOGIN_RATE_LIMIT"),
+    key_func=auth.account_key,
+    methods=["POST"],
+    deduct_when=lambda r: r.status_code == 401,
+)
+def login():
+    form = LoginForm()
+    if not form.validate_on_submit():
+        return render_login(form, 422 if form.is_submitted() else 200)
+    user = auth.authenticate(form.email.data, form.password.data)
+    if user is None:
+        log.info("staff: failed sign-in")
+        return render_login(form, 401, "wrong")
+    auth.sign_in(user)
+    return redirect(auth.safe_next(request.args.get("next")) or url_for(".dashboard"), 303)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def too_many_attempts(error):
+    if request.endpoint == "staff.login":
+        return render_login(LoginForm(), 429, "throttled")
+    return render_template("errors/error.html", error=error), 429
+
+
+@bp.post("/logout")
+def logout():
+    if EmptyForm().validate_on_submit():
+        auth.sign_out()
+        return redirect(url_for(".login"), 303)
+    abort(400)
+
+
+@bp.get("/")
+def dashboard():
+    form = LeadFilterForm(request.args)
+    filters = reports.LeadFilters()
+    if form.validate():
+        filters = reports.LeadFilters(
+            search=form.q.data or "",
+            first=form.from_.data,
+            last=form.to.data,
+            diagnosis=form.diagnosis.data or "",
+            country=form.country.data or "",
+            status=form.status.data or "",
+        )
+    page = reports.lead_page(filters, request.args.get("page", 1, type=int))
+    per_day = reports.leads_per_day()
+    return render_template(
+        "staff/dashboard.html",
+        form=form,
+        page=page,
+        counts=reports.lead_counts(),
+        per_day=per_day,
+        busiest=max((n for _, n in per_day), default=0),
+        funnel=reports.referral_funnel(),
+        exports=exports.recent_exports(),
+        outbox=mail.status_counts(),
+        failed_messages=mail.failed_messages(limit=10),
+        args={k: v for k, v in request.args.items() if k != "page"},
+    )
+
+
+def _lead_or_404(lead_id: int) -> Lead:
+    return db.get_or_404(Lead, lead_id)
+
+
+def render_lead(lead: Lead, status_form=None, note_form=None, code: int = 200):
+    notes = db.session.scalars(
+        select(LeadNote).filter_by(lead_id=lead.id).order_by(LeadNote.id)
+    ).all()
+    changes = db.session.scalars(
+        select(StatusChange).filter_by(lead_id=lead.id).order_by(StatusChange.id)
+    ).all()
+    status_form = status_form or StatusForm(status=lead.status)
+    return render_template(
+        "staff/lead.html",
+        lead=lead,
+        notes=notes,
+        changes=changes,
+        referral=db.session.get(Referral, lead.referral_id) if lead.referral_id else None,
+        status_form=status_form,
+        note_form=note_form or NoteForm(),
+    ), code
+
+
+@bp.get("/leads/<int:lead_id>")
+def lead(lead_id: int):
+    return render_lead(_lead_or_404(lead_id))
+
+
+@bp.post("/leads/<int:lead_id>/status")
+def lead_status(lead_id: int):
+    lead = _lead_or_404(lead_id)
+    form = StatusForm()
+    if not form.validate_on_submit():
+        return render_lead(lead, status_form=form, code=422)
+    change_status(lead, form.status.data, current_user)
+    db.session.commit()
+    return redirect(url_for(".lead", lead_id=lead.id), 303)
+
+
+@bp.post("/leads/<int:lead_id>/notes")
+def lead_note(lead_id: int):
+    lead = _lead_or_404(lead_id)
+    form = NoteForm()
+    if not form.validate_on_submit():
+        return render_lead(lead, note_form=form, code=422)
+    add_note(lead, form.body.data, current_user)
+    db.session.commit()
+    return redirect(url_for(".lead", lead_id=lead.id) + "#notes", 303)
+
+
+def _csv(kind: str) -> Response:
+    try:
+        first = dates.parse_day(request.args.get("from"), "from")
+        last = dates.parse_day(request.args.get("to"), "to")
+    except dates.BadDate as problem:
+        return Response(f"{problem}\n", status=400, mimetype="text/plain")
+    export = exports.CsvExport(kind, first, last, actor=current_user.email)
+    response = Response(stream_with_context(iter(export)), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    return response
+
+
+@bp.get("/leads.csv")
+def leads_csv():
+    return _csv("leads")
+
+
+@bp.get("/referrals.csv")
+def referrals_csv():
+    return _csv("referrals")
+
+
+@bp.get("/testimonials")
+def testimonials():
+    rows = db.session.scalars(select(Testimonial).order_by(Testimonial.position, Testimonial.id))
+    return render_template("staff/testimonials.html", testimonials=rows.all())
+
+
+@bp.route("/testimonials/new", methods=["GET", "POST"])
+@bp.route("/testimonials/<int:testimonial_id>", methods=["GET", "POST"])
+def testimonial(testimonial_id: int | None = None):
+    existing = db.get_or_404(Testimonial, testimonial_id) if testimonial_id else None
+    form = TestimonialForm(obj=existing)
+    if not form.validate_on_submit():
+        page = render_template("staff/testimonial.html", form=form, testimonial=existing)
+        return page, 422 if form.is_submitted() else 200
+    save_testimonial(existing, form.data)
+    db.session.commit()
+    return redirect(url_for(".testimonials"), 303)
