@@ -41,7 +41,14 @@ def _count(model, *conditions) -> int:
 
 def _remove(lead_ids: list[int], referral_filter, message_filter, dry_run: bool) -> Removed:
     referral_ids = list(db.session.scalars(select(Referral.id).where(referral_filter)))
-    message_ids = list(db.session.scalars(select(OutboxMessage.id).where(message_filter)))
+    # The messages of those referrals go too: they carry the sender's name.
+    message_ids = list(
+        db.session.scalars(
+            select(OutboxMessage.id).where(
+                or_(message_filter, OutboxMessage.referral_id.in_(referral_ids))
+            )
+        )
+    )
     folder = Path(current_app.instance_path) / MAIL_FOLDER
     files = [
         path

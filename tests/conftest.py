@@ -177,3 +177,23 @@ def share_form_for(client):
 @pytest.fixture
 def share_form(client):
     return share_form_for(client)
+
+
+STAFF_EMAIL = "navigator@example.com"
+STAFF_PASSWORD = "a-long-enough-password"
+
+
+@pytest.fixture
+def staff_client(app):
+    """A client signed in as a staff user, through the login form like a browser."""
+    from microsite.auth import create_staff
+
+    with app.app_context():
+        create_staff(STAFF_EMAIL, STAFF_PASSWORD)
+    client = app.test_client()
+    fields = rendered_hidden_fields(client.get("/staff/login").get_data(as_text=True))
+    response = client.post(
+        "/staff/login", data={**fields, "email": STAFF_EMAIL, "password": STAFF_PASSWORD}
+    )
+    assert response.status_code == 303
+    return client
