@@ -6,7 +6,7 @@ PORT ?= 5000
 FLASK := $(VENV)/bin/flask --app microsite
 
 .DEFAULT_GOAL := help
-.PHONY: help run test install install-dev clean
+.PHONY: help run test bench install install-dev clean
 
 help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,11 +30,17 @@ install-dev: $(VENV)/.installed-dev ## Also install the test tools
 run: install ## Migrate, load sample content, serve on http://127.0.0.1:5000 (or PORT)
 	$(FLASK) db upgrade
 	$(FLASK) content load
+	@echo "Staff area: http://127.0.0.1:$(PORT)/staff/ . Create the first staff user with:"
+	@echo "    $(FLASK) staff create you@example.org"
 	@echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl+C to stop)"
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 test: install-dev ## Run the whole test suite, with branch coverage of microsite/
 	$(VENV)/bin/pytest
+
+bench: install ## Benchmark the leads CSV export against sqlite3 -csv (1,000,000 rows; needs sqlite3)
+	@command -v sqlite3 >/dev/null || { echo "bench needs the sqlite3 command: install it with: apt-get install -y sqlite3"; exit 1; }
+	$(VENV)/bin/python bench/export_bench.py
 
 clean: ## Remove .venv, caches and test artefacts (keeps instance/ data)
 	rm -rf $(VENV) .pytest_cache .hypothesis .coverage htmlcov test-artifacts
