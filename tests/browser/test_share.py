@@ -332,7 +332,9 @@ def test_the_friend_gets_the_message_and_applying_after_the_click_counts(
     preview.goto(on_live_server(live_server, link))
     expect(preview).to_have_url(f"{live_server.url}/")
     assert stored_referral(live_server, code).clicks == 1
-    assert len(outbox.drain()) == 1  # and nothing more was sent
+    # Nothing more went to the friend; the applicant got only their confirmation.
+    recipients = sorted(message["To"] for message in outbox.drain())
+    assert recipients == sorted([FRIEND_EMAIL, lead.email])
 
 
 def test_a_headless_browser_following_the_link_is_not_counted(open_page, live_server):
