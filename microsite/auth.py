@@ -102,8 +102,13 @@ def authenticate(email: str, password: str) -> StaffUser | None:
 
 
 def account_key() -> str:
-    """The rate-limit key for failed sign-ins to one account (a digest, not the email)."""
-    email = request.form.get("email", "").strip().lower()
+    """The rate-limit key for failed sign-ins to one account (a digest, not the email).
+    Normalized as sign-in does, so every spelling that reaches an account shares its limit."""
+    typed = request.form.get("email", "")
+    try:
+        email = normalize_email(typed)
+    except StaffError:
+        email = typed.strip().lower()
     return "account:" + hashlib.sha256(email.encode()).hexdigest()[:32]
 
 

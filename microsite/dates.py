@@ -39,8 +39,17 @@ def start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone()).astimezone(ZoneInfo("UTC"))
 
 
+# Days outside these years bound nothing a lead could have, and near date.min and
+# date.max the arithmetic would overflow: they leave that end of the range open.
+_FIRST_YEAR, _LAST_YEAR = 1900, 9000
+
+
 def utc_range(first: date | None, last: date | None) -> tuple[datetime | None, datetime | None]:
     """[start, end) in UTC for the days first..last inclusive, either end open."""
+    if first and not _FIRST_YEAR <= first.year <= _LAST_YEAR:
+        first = None if first.year < _FIRST_YEAR else date(_LAST_YEAR, 1, 1)
+    if last and not _FIRST_YEAR <= last.year <= _LAST_YEAR:
+        last = None if last.year > _LAST_YEAR else date(_FIRST_YEAR - 1, 12, 31)
     return (
         start_of(first) if first else None,
         start_of(last + timedelta(days=1)) if last else None,

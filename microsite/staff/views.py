@@ -30,6 +30,8 @@ from .forms import EmptyForm, LeadFilterForm, LoginForm, NoteForm, StatusForm, T
 log = logging.getLogger(__name__)
 
 PUBLIC_ENDPOINTS = {"staff.login"}
+FILTER_NAMES = ("q", "from", "to", "diagnosis", "country", "status")
+MAX_PAGE = 100_000
 
 
 @bp.app_template_filter("local_time")
@@ -126,7 +128,8 @@ def dashboard():
             country=form.country.data or "",
             status=form.status.data or "",
         )
-    page = reports.lead_page(filters, request.args.get("page", 1, type=int))
+    page_number = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+    page = reports.lead_page(filters, page_number)
     per_day = reports.leads_per_day()
     return render_template(
         "staff/dashboard.html",
@@ -139,7 +142,7 @@ def dashboard():
         exports=exports.recent_exports(),
         outbox=mail.status_counts(),
         failed_messages=mail.failed_messages(limit=10),
-        args={k: v for k, v in request.args.items() if k != "page"},
+        args={k: v for k, v in request.args.items() if k in FILTER_NAMES and v},
     )
 
 

@@ -1,0 +1,199 @@
+"""Staff accounts from the command line: create, set-password, disable."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash
+
+from microsite.extensions import db
+from microsite.models import StaffUser
+from tests.test_staff_auth import log_in
+
+EMAIL = "navigator@example.com"
+PASSWORD = "long-enough-password"
+NEW_PASSWORD = "another-long-password"
+
+
+def user(app, email: str = EMAIL) -> StaffUser | None:
+    with app.app_context():
+        found = db.session.scalar(select(StaffUser).filter_by(email=email))
+        db.session.expunge_all()
+        return found
+
+
+def user_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(StaffUser))
+
+
+def create(runner, email: str = EMAIL, password: str = PASSWORD):
+    return runner.invoke(args=["staff", "create", email, "--password-stdin"], input=password + "\n")
+
+
+def test_create_reads_the_password_from_stdin(app, runner):
+    result = create(runner)
+    assert result.exit_code == 0, result.output
+    assert result.output == f"Staff user {EMAIL} created.\n"
+    created = user(app)
+    assert created.password_hash.startswith("scrypt:")
+    assert check_password_hash(created.password_hash, PASSWORD)
+    assert PASSWORD not in created.password_hash
+    assert created.active is True and created.last_login_at is None
+    assert log_in(app.test_client(), EMAIL, PASSWORD).status_code == 303
+
+
+def test_create_stores_the_email_in_lower_case(app, runner):
+    result = create(runner, "  Navigator@EXAMPLE.com ")
+    assert result.exit_code == 0, result.output
+    assert user(app).email == EMAIL
+
+
+def test_a_password_from_stdin_keeps_its_spaces_but_not_the_line_ending(app, runner):
+    result = runner.invoke(args=["staff", "create", EMAIL, "--password-stdin"], input=" spaced password \r\n")
+    assert result.exit_code == 0, result.output
+    assert check_password_hash(user(app).password_hash, " spaced password ")
+
+
+def test_create_asks_twice_for_the_password(app, runner):
+    result = runner.invoke(args=["staff", "create", EMAIL], input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("Password") == 1 and "Repeat for confirmation" in result.output
+    assert PASSWORD not in result.output  # the typing is hidden
+    assert result.output.endswith(f"Staff user {EMAIL} created.\n")
+    assert check_password_hash(user(app).password_hash, PASSWORD)
+
+
+def test_a_confirmation_that_does_not_match_asks_again(app, runner):
+    typed = f"{PASSWORD}\nsomething-else-entirely\n{NEW_PASSWORD}\n{NEW_PASSWORD}\n"
+    result = runner.invoke(args=["staff", "create", EMAIL], input=typed)
+    assert result.exit_code == 0, result.output
+    assert "Error: The two entered values do not match." in result.output
+    assert check_password_hash(user(app).password_hash, NEW_PASSWORD)
+
+
+def test_a_confirmation_that_never_matches_creates_nobody(app, runner):
+    result = runner.invoke(args=["staff", "create", EMAIL], input=f"{PASSWORD}\nsomething-else-entirely\n")
+    assert result.exit_code == 1
+    assert "Error: The two entered values do not match." in result.output
+    assert "Aborted!" in result.output
+    assert user_count(app) == 0
+
+
+@pytest.mark.parametrize("password", ["", "short", "elevenchars"])
+def test_a_short_password_is_refused(app, runner, password):
+    result = create(runner, password=password)
+    assert result.exit_code != 0
+    assert result.output == "Error: a password needs at least 12 characters\n"
+    assert user_count(app) == 0
+
+
+def test_a_password_of_12_characters_is_accepted(app, runner):
+    assert create(runner, password="twelve-chars").exit_code == 0
+    assert user_count(app) == 1
+
+
+@pytest.mark.parametrize("email", [EMAIL, EMAIL.upper(), f" {EMAIL}"])
+def test_a_duplicate_email_is_refused(app, runner, email):
+    assert create(runner).exit_code == 0
+    result = create(runner, email, NEW_PASSWORD)
+    assert result.exit_code != 0
+    assert result.output == f"Error: a staff user {EMAIL} exists already\n"
+    assert user_count(app) == 1
+    assert check_password_hash(user(app).password_hash, PASSWORD)  # unchanged
+
+
+@pytest.mark.parametrize("email", ["not-an-email", "a@", "@example.com", "two@@example.com", ""])
+def test_a_bad_email_is_refused(app, runner, email):
+    result = create(runner, email)
+    assert result.exit_code != 0
+    assert result.output.startswith("Error: not an email address: ")
+    assert result.output.count("\n") == 1
+    assert user_count(app) == 0
+
+
+def test_create_needs_an_email(runner):
+    result = runner.invoke(args=["staff", "create", "--password-stdin"], input=PASSWORD + "\n")
+    assert result.exit_code == 2
+    assert "Missing argument 'EMAIL'" in result.output
+
+
+def test_set_password_replaces_the_password(app, runner):
+    create(runner)
+    result = runner.invoke(args=["staff", "set-password", EMAIL, "--password-stdin"], input=NEW_PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    assert result.output == f"Password of {EMAIL} changed.\n"
+    changed = user(app)
+    assert changed.password_hash.startswith("scrypt:")
+    assert check_password_hash(changed.password_hash, NEW_PASSWORD)
+    client = app.test_client()
+    assert log_in(client, EMAIL, PASSWORD).status_code == 401
+    assert log_in(client, EMAIL, NEW_PASSWORD).status_code == 303
+
+
+def test_set_password_asks_twice(app, runner):
+    create(runner)
+    result = runner.invoke(args=["staff", "set-password", EMAIL], input=f"{NEW_PASSWORD}\n{NEW_PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert "Repeat for confirmation" in result.output
+    assert check_password_hash(user(app).password_hash, NEW_PASSWORD)
+
+
+def test_set_password_refuses_a_short_password(app, runner):
+    create(runner)
+    result = runner.invoke(args=["staff", "set-password", EMAIL, "--password-stdin"], input="short\n")
+    assert result.exit_code != 0
+    assert result.output == "Error: a password needs at least 12 characters\n"
+    assert check_password_hash(user(app).password_hash, PASSWORD)
+
+
+def test_disable_stops_sign_in(app, runner):
+    create(runner)
+    client = app.test_client()
+    assert log_in(client, EMAIL, PASSWORD).status_code == 303
+    result = runner.invoke(args=["staff", "disable", EMAIL.upper()])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"Staff user {EMAIL} disabled.\n"
+    assert user(app).active is False
+    assert client.get("/staff/").status_code == 302  # the open session ends too
+    assert log_in(app.test_client(), EMAIL, PASSWORD).status_code == 401
+
+
+def test_set_password_enables_a_disabled_user(app, runner):
+    create(runner)
+    runner.invoke(args=["staff", "disable", EMAIL])
+    result = runner.invoke(args=["staff", "set-password", EMAIL, "--password-stdin"], input=NEW_PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    assert user(app).active is True
+    assert log_in(app.test_client(), EMAIL, NEW_PASSWORD).status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin"),
+    [
+        (["staff", "disable", "nobody@example.com"], None),
+        (["staff", "set-password", "nobody@example.com", "--password-stdin"], NEW_PASSWORD + "\n"),
+    ],
+)
+def test_an_unknown_email_is_refused_with_a_message(app, runner, args, stdin):
+    create(runner)
+    result = runner.invoke(args=args, input=stdin)
+    assert result.exit_code != 0
+    assert result.output == "Error: no staff user nobody@example.com\n"
+    assert user(app).active is True
+
+
+@pytest.mark.parametrize("command", ["disable", "set-password"])
+def test_a_bad_email_is_refused_by_every_command(runner, command):
+    result = runner.invoke(args=["staff", command, "not-an-email", "--password-stdin"][: 3 if command == "disable" else 4], input=NEW_PASSWORD + "\n")
+    assert result.exit_code != 0
+    assert result.output == "Error: not an email address: 'not-an-email'\n"
+
+
+def test_staff_help_lists_the_commands(runner):
+    result = runner.invoke(args=["staff", "--help"])
+    assert result.exit_code == 0
+    for command in ("create", "set-password", "disable"):
+        assert command in result.output
+    create_help = runner.invoke(args=["staff", "create", "--help"])
+    assert "12 characters" in create_help.output and "--password-stdin" in create_help.output
