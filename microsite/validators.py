@@ -6,7 +6,7 @@ import re
 import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
-from wtforms import BooleanField, IntegerField, StringField
+from wtforms import BooleanField, IntegerField, StringField, TextAreaField
 from wtforms.widgets import TextInput
 from wtforms.validators import DataRequired, Length, ValidationError
 
@@ -128,4 +128,19 @@ def email_field(label: str, required: str, autocomplete: str = "off") -> TypedSt
     return text_field(
         label, 254, required, autocomplete=autocomplete, extra=[Email()],
         inputmode="email", spellcheck="false",
+    )
+
+
+def text_area_field(label: str, max_length: int, required: str) -> TextAreaField:
+    """Several lines of trimmed, length-bounded text: line breaks and tabs are allowed,
+    other control characters are not."""
+    return TextAreaField(
+        label,
+        filters=[strip],
+        validators=[
+            DataRequired(required),
+            Length(max=max_length, message=f"Use {max_length:,} characters or fewer."),
+            NoControlCharacters(allow="\r\n\t"),
+        ],
+        render_kw={"rows": 4, "maxlength": max_length},
     )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..choices import COUNTRIES, DIAGNOSES, LEAD_STATUSES
 from ..public.forms import _options
-from ..validators import NoControlCharacters, strip, text_field
+from ..validators import strip, text_area_field, text_field
 
 
 class LoginForm(FlaskForm):
@@ -38,16 +38,7 @@ class StatusForm(FlaskForm):
 
 
 class NoteForm(FlaskForm):
-    body = TextAreaField(
-        "Add a call note",
-        filters=[strip],
-        validators=[
-            DataRequired("Write the note first."),
-            Length(max=4000, message="Use 4,000 characters or fewer."),
-            NoControlCharacters(allow="\r\n\t"),
-        ],
-        render_kw={"rows": 4, "maxlength": 4000},
-    )
+    body = text_area_field("Add a call note", 4000, "Write the note first.")
 
 
 class LeadFilterForm(FlaskForm):
@@ -66,16 +57,7 @@ class LeadFilterForm(FlaskForm):
 
 class TestimonialForm(FlaskForm):
     author = text_field("Name shown", 100, "Enter the name to show.")
-    quote = TextAreaField(
-        "Quote",
-        filters=[strip],
-        validators=[
-            DataRequired("Enter the quote."),
-            Length(max=1000, message="Use 1,000 characters or fewer."),
-            NoControlCharacters(allow="\r\n"),
-        ],
-        render_kw={"rows": 4, "maxlength": 1000},
-    )
+    quote = text_area_field("Quote", 1000, "Enter the quote.")
     consent_given_on = DateField(
         "Date they agreed to publication",
         description="Publish only words the person agreed, in writing, to share.",
