@@ -7,6 +7,7 @@ comes first. Signing in starts a fresh session, so nothing from before it carrie
 from __future__ import annotations
 
 import hashlib
+from functools import cache
 import logging
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -25,8 +26,13 @@ log = logging.getLogger(__name__)
 MIN_PASSWORD_LENGTH = 12
 IDLE_LIMIT = timedelta(minutes=30)
 SESSION_LIMIT = timedelta(hours=8)
-# Checked when the email is unknown, so a wrong email takes as long as a wrong password.
-_UNKNOWN_USER_HASH = generate_password_hash("no such user, but take the time anyway")
+
+
+@cache
+def _unknown_user_hash() -> str:
+    """Checked when the email is unknown, so a wrong email takes as long as a wrong
+    password. Made on first use: scrypt needs 32 MiB, which no CLI command should pay."""
+    return generate_password_hash("no such user, but take the time anyway")
 
 
 class StaffError(ValueError):
@@ -94,7 +100,7 @@ def authenticate(email: str, password: str) -> StaffUser | None:
     except StaffError:
         user = None
     if user is None:
-        check_password_hash(_UNKNOWN_USER_HASH, password)
+        check_password_hash(_unknown_user_hash(), password)
         return None
     if not check_password_hash(user.password_hash, password) or not user.active:
         return None
