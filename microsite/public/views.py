@@ -180,3 +180,20 @@ def show_form_again(error: CSRFError | RateLimitExceeded):
 @shared_cache
 def privacy():
     return render_template("privacy.html")
+
+
+ROBOTS = """User-agent: *
+Allow: /
+Disallow: /staff/
+Disallow: /r/
+Disallow: /unsubscribe/
+Disallow: /withdraw/
+Disallow: /apply/thanks
+Disallow: /share/sent
+"""
+
+
+@bp.get("/robots.txt")
+@shared_cache
+def robots():
+    return current_app.response_class(ROBOTS, mimetype="text/plain")
