@@ -16,8 +16,8 @@ class SharedCacheAwareSessionInterface(SecureCookieSessionInterface):
     """The usual signed-cookie session, which leaves the cookie alone on shared pages."""
 
     def save_session(self, app, session, response) -> None:
-        if g.get("shared_cache"):
-            return
+        if g.get("shared_cache") or request.endpoint == "static":
+            return  # no cookie, and no "Vary: Cookie" that would keep caches from sharing it
         super().save_session(app, session, response)
 
 

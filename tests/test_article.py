@@ -128,8 +128,10 @@ def test_no_page_loads_anything_from_another_host(client, apply_form):
             assert url.startswith(("/", "#", "mailto:")), (path, url)
 
 
-def test_static_assets_are_served(client):
+def test_static_assets_are_served_the_same_to_everyone(client, apply_form):
+    client.post("/apply", data=apply_form())  # a visitor with a session
     for path in ("/static/css/site.css", "/static/js/carousel.js", "/static/js/forms.js", "/static/favicon.svg"):
         response = client.get(path)
         assert response.status_code == 200, path
+        assert "Set-Cookie" not in response.headers and "Vary" not in response.headers
         response.close()
