@@ -4,9 +4,11 @@ VENV := .venv
 PYTHON ?= python3
 PORT ?= 5000
 FLASK := $(VENV)/bin/flask --app microsite
+CHROME_PATH ?= /usr/bin/chromium
+AUDIT_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run test bench install install-dev clean
+.PHONY: help run test bench audit install install-dev clean
 
 help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,6 +43,17 @@ test: install-dev ## Run the whole test suite, with branch coverage of microsite
 bench: install ## Benchmark the leads CSV export against sqlite3 -csv (1,000,000 rows; needs sqlite3)
 	@command -v sqlite3 >/dev/null || { echo "bench needs the sqlite3 command: install it with: apt-get install -y sqlite3"; exit 1; }
 	$(VENV)/bin/python bench/export_bench.py
+
+# npm writes node_modules/.package-lock.json on every install: it is the stamp.
+audit/node_modules/.package-lock.json: audit/package.json audit/package-lock.json
+	npm ci --prefix audit --no-audit --no-fund
+
+audit: install ## Lighthouse scores of /, /apply and /share (needs Node.js 18.16+ and Chromium)
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "audit needs Node.js 18.16 or later and npm: apt-get install -y nodejs npm"; exit 1; }
+	@node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 18 || (a == 18 && b >= 16) ? 0 : 1)' || { echo "audit needs Node.js 18.16 or later (Lighthouse 12), not $$(node --version)"; exit 1; }
+	@test -x "$(CHROME_PATH)" || { echo "audit needs Chromium at $(CHROME_PATH): apt-get install -y chromium (or set CHROME_PATH)"; exit 1; }
+	@$(MAKE) --no-print-directory audit/node_modules/.package-lock.json
+	CHROME_PATH="$(CHROME_PATH)" $(VENV)/bin/python audit/run_audit.py $(AUDIT_ARGS)
 
 clean: ## Remove .venv, caches and test artefacts (keeps instance/ data)
 	rm -rf $(VENV) .pytest_cache .hypothesis .coverage htmlcov test-artifacts
