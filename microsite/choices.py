@@ -33,7 +33,7 @@ DIAGNOSES = {
     "soft_tissue_other": "Other soft tissue sarcoma",
     "hepatoblastoma": "Hepatoblastoma",
     "germ_cell": "Germ cell tumor",
-    "other": "Another diagnosis (tell us below)",
+    "other": "Another diagnosis",
 }
 
 TREATMENT_STAGES = {

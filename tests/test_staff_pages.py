@@ -357,7 +357,7 @@ def test_the_lead_page_shows_every_field(signed_in, app):
         "15 Jan 2026, 09:30",
         "A doctor, nurse or other clinician",
         "<dd>12</dd>",
-        "Another diagnosis (tell us below): Rare tumour X",
+        "Another diagnosis: Rare tumour X",
         "Relapsed or not responding to treatment",
         "New Zealand",
         "6011",
