@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import attribution, auth, cli, config, database, errors, health, models  # noqa: F401
+from . import attribution, auth, cli, config, database, errors, health, models, security  # noqa: F401
 from .caching import SharedCacheAwareSessionInterface
 from .extensions import csrf, db, limiter, login_manager, migrate
 from .public import bp as public_bp
@@ -46,6 +46,10 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.config.update(config.from_environment(os.environ))
     app.config.update(test_config)
     config.finish(app.config, app.instance_path)
+    if app.config["MICROSITE_ENV"] == "production":
+        problems = security.configuration_problems(app.config)
+        if problems:
+            raise config.ConfigError("refusing to start in production: " + "; ".join(problems))
 
     if not logging.getLogger().handlers:
         logging.basicConfig(
@@ -55,6 +59,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.session_interface = SharedCacheAwareSessionInterface()
+    security.init_app(app)
     database.init_app(app)
     migrate.init_app(
         app, db, directory=str(ROOT / "migrations"), render_item=models.render_migration_item

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 import getpass
 import sys
 
-from . import auth, dates, exports, lifecycle, mail
+from . import auth, dates, exports, lifecycle, mail, security
 from .content import load_testimonials
 from .models import OUTBOX_STATUSES
 
@@ -133,6 +133,19 @@ def leads_erase(email: str) -> None:
     click.echo(f"Deleted: {removed.describe()}.")
 
 
+@click.command("check-config", help="Check that the settings are safe to run in production.")
+@with_appcontext
+def check_config() -> None:
+    problems = security.configuration_problems(current_app.config)
+    if current_app.config["MICROSITE_ENV"] != "production":
+        problems.append("MICROSITE_ENV is not production")
+    for problem in problems:
+        click.echo(f"problem: {problem}", err=True)
+    if problems:
+        raise SystemExit(1)
+    click.echo("Configuration OK for production.")
+
+
 def init_app(app: Flask) -> None:
-    for group in (content, outbox, staff, leads):
+    for group in (content, outbox, staff, leads, check_config):
         app.cli.add_command(group)

@@ -11,6 +11,8 @@ import os
 import secrets
 import tempfile
 from pathlib import Path
+
+import click
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENVIRONMENTS = ("development", "production")
@@ -20,6 +22,7 @@ DEFAULTS: dict[str, object] = {
     "SECRET_KEY": None,
     "DATABASE_URL": None,  # None: a SQLite file in instance/
     "PUBLIC_URL": "http://127.0.0.1:5000",
+    "TRUSTED_PROXY_HOPS": 0,  # reverse proxies in front of the app; 0 ignores X-Forwarded-*
     "ORG_NAME": "Trial Finder",
     "ORG_EMAIL": "navigators@trialfinder.example",
     "ORG_PHONE": "+1 555 0100",
@@ -45,6 +48,7 @@ DEFAULTS: dict[str, object] = {
 }
 
 _INTEGER_SETTINGS = {
+    "TRUSTED_PROXY_HOPS",
     "CALLBACK_BUSINESS_DAYS",
     "RETENTION_DAYS",
     "ARTICLE_MAX_AGE",
@@ -60,8 +64,9 @@ SECRET_KEY_FILE = "secret_key"
 DATABASE_FILE = "microsite.sqlite3"
 
 
-class ConfigError(RuntimeError):
-    """The configuration cannot run: the message says which setting and why."""
+class ConfigError(click.ClickException):
+    """The configuration cannot run: the message says which setting and why. A Click
+    exception, so `flask ...` commands print it as one line and exit 1."""
 
 
 def from_environment(environ: os._Environ | dict[str, str]) -> dict[str, object]:
