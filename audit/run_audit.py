@@ -34,6 +34,9 @@ from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tools.machine import cpu_and_ram  # noqa: E402
 AUDIT = Path(__file__).resolve().parent
 LIGHTHOUSE = AUDIT / "node_modules" / ".bin" / "lighthouse"
 FLASK = str(Path(sys.executable).with_name("flask"))
@@ -233,21 +236,7 @@ def failing_items(audit: dict, limit: int = 5) -> list[str]:
 
 
 def machine(chrome: str) -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram = "?"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GB"
-    except OSError:
-        pass
+    cpu, ram = cpu_and_ram()
 
     def version(argv: list[str]) -> str:
         try:

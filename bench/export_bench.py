@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tools.machine import cpu_and_ram  # noqa: E402
 from microsite.choices import (  # noqa: E402
     ADULT_AGE,
     CONTACT_METHODS,
@@ -261,21 +262,7 @@ def bench_size(db_path: Path, work: Path, rows: int) -> dict:
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram = "?"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GB"
-    except OSError:
-        pass
+    cpu, ram = cpu_and_ram()
     cli_version = subprocess.run(["sqlite3", "--version"], capture_output=True, text=True).stdout.split()
     return (
         f"{cpu}, {os.cpu_count()} cores, {ram} RAM; {platform.system()} {platform.release()}; "
