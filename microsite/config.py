@@ -36,6 +36,7 @@ DEFAULTS: dict[str, object] = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "APPLY_RATE_LIMIT": "10 per hour",
     "SHARE_RATE_LIMIT": "5 per hour;20 per day",
+    "REFERRAL_RATE_LIMIT": "60 per minute",  # GET /r/<code>, per client
     "MAIL_SERVER": None,  # None: messages are written as .eml files under instance/mail/
     "MAIL_PORT": 25,
     "MAIL_USE_TLS": False,

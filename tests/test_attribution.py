@@ -147,3 +147,13 @@ def test_a_referral_and_utm_together(app, client, referral, apply_form):
     client.post("/apply", data=apply_form())
     lead = only_lead(app)
     assert (lead.referral_id, lead.utm_source) == (referral.id, "friend")
+
+
+def test_referral_links_are_rate_limited_per_client(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, REFERRAL_RATE_LIMIT="2 per minute")
+    client = app.test_client()
+    statuses = [client.get("/r/AAAAAAAAAAAAAAAA").status_code for _ in range(3)]
+    assert statuses == [302, 302, 429]
+    other = app.test_client()
+    assert other.get("/r/AAAAAAAAAAAAAAAA", environ_base={"REMOTE_ADDR": "192.0.2.9"}).status_code == 302
+    assert app.config["RATELIMIT_ENABLED"] and make_app().config["REFERRAL_RATE_LIMIT"] == "60 per minute"

@@ -108,6 +108,7 @@ def share_sent():
 
 
 @bp.get("/r/<path:code>")
+@limiter.limit(limit_from("REFERRAL_RATE_LIMIT"))
 def follow_referral(code: str):
     """Count the click, remember the referral for 30 days, and go to the article."""
     response = redirect(url_for(".article"))
