@@ -32,30 +32,40 @@ BATCH = 2000
 
 
 def _boolean(column):
-    return case((column, "true"), else_="false")
+    return case((column, "true"), else_="false").label(column.key)
+
+
+def _text(column, name: str | None = None):
+    """A text column, safe from spreadsheet formulas, under its own name or ``name``."""
+    return csv_safe(column).label(name or column.key)
+
+
+def _time(column):
+    """A timestamp column as ISO 8601 UTC text, under its own name."""
+    return utc_text(column).label(column.key)
 
 
 def _lead_query():
     return select(
         Lead.id,
-        utc_text(Lead.created_at).label("created_at"),
+        _time(Lead.created_at),
         Lead.role,
         Lead.patient_age,
         Lead.diagnosis,
-        csv_safe(Lead.diagnosis_other).label("diagnosis_other"),
+        _text(Lead.diagnosis_other),
         Lead.treatment_stage,
         Lead.country,
-        csv_safe(Lead.postal_code).label("postal_code"),
-        csv_safe(Lead.name).label("name"),
-        csv_safe(Lead.email).label("email"),
-        csv_safe(Lead.phone).label("phone"),
+        _text(Lead.postal_code),
+        _text(Lead.name),
+        _text(Lead.email),
+        _text(Lead.phone),
         Lead.contact_method,
         Lead.consent_version,
-        utc_text(Lead.consent_at).label("consent_at"),
-        _boolean(Lead.updates_opt_in).label("updates_opt_in"),
+        _time(Lead.consent_at),
+        _boolean(Lead.updates_opt_in),
         Lead.status,
-        csv_safe(Referral.code).label("referral_code"),
-        *(csv_safe(column).label(column.key) for column in (
+        _text(Referral.code, "referral_code"),
+        *(_text(column) for column in (
             Lead.utm_source, Lead.utm_medium, Lead.utm_campaign, Lead.utm_content, Lead.utm_term
         )),
     ).outerjoin(Referral, Lead.referral_id == Referral.id)
@@ -74,15 +84,15 @@ def _referral_query():
     )
     return select(
         Referral.id,
-        utc_text(Referral.created_at).label("created_at"),
-        csv_safe(Referral.code).label("code"),
-        csv_safe(Referral.sender_name).label("sender_name"),
-        csv_safe(Referral.friend_name).label("friend_name"),
-        csv_safe(Referral.friend_email).label("friend_email"),
+        _time(Referral.created_at),
+        _text(Referral.code),
+        _text(Referral.sender_name),
+        _text(Referral.friend_name),
+        _text(Referral.friend_email),
         Referral.lead_id,
         Referral.clicks,
-        utc_text(Referral.first_click_at).label("first_click_at"),
-        utc_text(Referral.last_click_at).label("last_click_at"),
+        _time(Referral.first_click_at),
+        _time(Referral.last_click_at),
         attributed.label("leads_attributed"),
         func.coalesce(mail_status, "not_sent").label("mail_status"),
         Referral.kind,

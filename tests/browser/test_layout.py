@@ -56,22 +56,15 @@ from dataclasses import dataclass
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
 
-from microsite.extensions import db
-from microsite.models import ExportLog, Lead, LeadNote, StaffUser, StatusChange
-
+from .conftest import PAGE_STATES
 from .test_journey import (
     AUTHORS,
-    ROTATION_MS,
     THANKS,
     expect_slide,
-    fill_application,
     send,
     with_paused_clock,
 )
-from .test_share import SENT, send_to_friend, share_form
-from .test_staff import LEADS, STAFF_EMAIL, STAFF_PASSWORD, WANTED, arrange, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -86,7 +79,6 @@ MIN_PHONE_TEXT = 16  # CSS px
 # Room Chromium keeps for a closed <select>'s arrow, right of the padding (about 24 px
 # measured on screenshots; 20 here, so only text that is surely cut short counts).
 SELECT_ARROW = 20  # CSS px
-NOTE = "Called the mother: she will send the latest scan report by Friday."
 UNDER_18 = "please ask a parent or guardian to fill in this form"
 
 
@@ -96,124 +88,17 @@ def viewport(width: int) -> dict:
 
 # --- Reaching each page and state ---------------------------------------------------------
 
-
-def carousel_rotating(page: Page, live_server) -> None:
-    with_paused_clock(page)
-    page.goto("/")
-    expect(page.locator("[data-carousel]")).to_have_attribute("data-rotating", "true")
-    page.clock.run_for(ROTATION_MS)  # it has moved on by itself
-    expect_slide(page, 2)
-
-
-def carousel_paused(page: Page, live_server) -> None:
-    with_paused_clock(page)
-    page.goto("/")
-    carousel = page.locator("[data-carousel]")
-    carousel.get_by_role("button", name="Pause").click()
-    page.mouse.move(0, 0)  # the pointer leaves, focus leaves: only the visitor's Pause holds
-    page.evaluate("document.activeElement.blur()")
-    expect(carousel).to_have_attribute("data-rotating", "false")
-    expect(carousel.locator("[data-carousel-rotation]")).to_have_text("Play")
-    page.clock.run_for(4 * ROTATION_MS)
-    expect_slide(page, 1)
+# The pages and states the issue names, reached by the same drivers as the quality suite.
+STATES = [
+    "article-rotating", "article-paused", "apply-empty", "apply-errors",
+    "apply-expired-token", "thanks", "share", "share-sent", "privacy", "not-found",
+    "staff-login", "staff-dashboard", "staff-lead",
+]
 
 
-def apply_empty(page: Page, live_server) -> None:
-    page.goto("/apply")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Find your trial")
-
-
-def apply_with_errors(page: Page, live_server) -> None:
-    """Three mistakes only the server sees, so the summary and three fields show errors."""
-    page.goto("/apply")
-    fill_application(page, role="The patient (18 or older)", email="alex@example.com")
-    page.get_by_label("Diagnosis", exact=True).select_option("other")  # but no name for it
-    page.get_by_role("radio", name="Phone", exact=True).check()  # but no number
-    send(page)
-    expect(page).to_have_title(re.compile(r"^Error: "))
-    expect(page.locator("[data-error-summary] li")).to_have_count(3)
-
-
-def apply_after_expired_session(page: Page, live_server) -> None:
-    page.goto("/apply")
-    fill_application(page, role="A parent or guardian of the patient", email="alex@example.com")
-    page.context.clear_cookies()  # the session, and with it the CSRF token, is gone
-    send(page)
-    expect(page.locator("[data-error-summary]")).to_contain_text(
-        "Please press “Send my application” again"
-    )
-    expect(page.get_by_label("Your name")).to_have_value("Alex Example")
-
-
-def thanks(page: Page, live_server) -> None:
-    page.goto("/apply")
-    fill_application(page, role="A parent or guardian of the patient", email="alex@example.com")
-    send(page)
-    expect(page.get_by_role("heading", level=1)).to_have_text(THANKS)
-    expect(page.locator("#personal-link")).not_to_have_value("")
-
-
-def share(page: Page, live_server) -> None:
-    page.goto("/share")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Send this to a friend")
-
-
-def share_sent(page: Page, live_server) -> None:
-    page.goto("/share")
-    share_form(page)
-    send_to_friend(page)
-    expect(page.get_by_role("heading", level=1)).to_have_text(SENT)
-    expect(page.locator("#personal-link")).not_to_have_value("")
-
-
-def privacy(page: Page, live_server) -> None:
-    page.goto("/privacy")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Privacy notice")
-
-
-def not_found(page: Page, live_server) -> None:
-    response = page.goto("/no-such-page")
-    assert response is not None and response.status == 404
-    expect(page.get_by_role("heading", level=1)).to_have_text("Page not found")
-
-
-def staff_login(page: Page, live_server) -> None:
-    page.goto("/staff/login")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Staff sign in")
-
-
-def _signed_in(page: Page, live_server) -> dict[str, int]:
-    """Staff, three leads, an export, a status change and a note; then signed in."""
-    ids = arrange(live_server.app)
-    with live_server.app.app_context():
-        staff = db.session.scalar(select(StaffUser).filter_by(email=STAFF_EMAIL))
-        lead = db.session.get(Lead, ids[WANTED["name"]])
-        lead.status = "contacted"
-        db.session.add_all([
-            StatusChange(lead_id=lead.id, staff_id=staff.id, from_status="new",
-                         to_status="contacted"),
-            LeadNote(lead_id=lead.id, author_id=staff.id, body=NOTE),
-            ExportLog(actor=STAFF_EMAIL, kind="leads", filters={}, rows=len(LEADS),
-                      completed=True),
-        ])
-        db.session.commit()
-    page.goto("/staff/")
-    sign_in(page, STAFF_PASSWORD)
-    expect(page).to_have_url(f"{live_server.url}/staff/")
-    return ids
-
-
-def staff_dashboard(page: Page, live_server) -> None:
-    _signed_in(page, live_server)
-    expect(page.get_by_role("heading", level=1)).to_have_text("Leads")
-    expect(page.locator("section", has_text="Recent exports").locator("tbody tr")).to_have_count(1)
-
-
-def staff_lead(page: Page, live_server) -> None:
-    ids = _signed_in(page, live_server)
-    page.goto(f"/staff/leads/{ids[WANTED['name']]}")
-    expect(page.get_by_role("heading", level=1)).to_contain_text(WANTED["name"])
-    expect(page.locator(".note__body")).to_have_text(NOTE)
+def reach(state: str, page: Page, live_server, monkeypatch) -> None:
+    drive, _status = PAGE_STATES[state]
+    drive(page, live_server, monkeypatch)
 
 
 def settle(page: Page) -> None:
@@ -223,22 +108,6 @@ def settle(page: Page) -> None:
     page.wait_for_load_state("load")
     page.evaluate("document.fonts.ready.then(() => true)")
 
-
-STATES = {
-    "article-rotating": carousel_rotating,
-    "article-paused": carousel_paused,
-    "apply-empty": apply_empty,
-    "apply-errors": apply_with_errors,
-    "apply-expired": apply_after_expired_session,
-    "thanks": thanks,
-    "share": share,
-    "share-sent": share_sent,
-    "privacy": privacy,
-    "404": not_found,
-    "staff-login": staff_login,
-    "staff-dashboard": staff_dashboard,
-    "staff-lead": staff_lead,
-}
 
 
 # --- Measuring ----------------------------------------------------------------------------
@@ -462,10 +331,10 @@ def test_the_measurements_catch_what_they_should(open_page):
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("state", list(STATES))
-def test_layout_at_width(open_page, live_server, screenshot, state, width):
+@pytest.mark.parametrize("state", STATES)
+def test_layout_at_width(open_page, live_server, monkeypatch, screenshot, state, width):
     page = open_page(**viewport(width))
-    STATES[state](page, live_server)
+    reach(state, page, live_server, monkeypatch)
     settle(page)
     layout = Layout.of(page)
     screenshot(page, f"layout-{state}-{width}")
@@ -478,10 +347,10 @@ def test_layout_at_width(open_page, live_server, screenshot, state, width):
     assert not problems, report(f"{state} at {width} px", problems)
 
 
-@pytest.mark.parametrize("state", list(STATES))
-def test_layout_at_200_percent_zoom(open_page, live_server, screenshot, state):
+@pytest.mark.parametrize("state", STATES)
+def test_layout_at_200_percent_zoom(open_page, live_server, monkeypatch, screenshot, state):
     page = open_page(**ZOOM_200)
-    STATES[state](page, live_server)
+    reach(state, page, live_server, monkeypatch)
     settle(page)
     assert page.evaluate("[innerWidth, devicePixelRatio]") == [640, 2]
     layout = Layout.of(page)
