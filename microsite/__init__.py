@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from datetime import timedelta
 from collections.abc import Mapping
@@ -10,7 +9,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import attribution, auth, cli, config, database, errors, health, models, security  # noqa: F401
+from . import attribution, auth, cli, config, database, errors, health, logs, models, security  # noqa: F401
 from .caching import SharedCacheAwareSessionInterface
 from .extensions import csrf, db, limiter, login_manager, migrate
 from .public import bp as public_bp
@@ -23,7 +22,8 @@ FLASK_SETTINGS = {
     "SESSION_COOKIE_HTTPONLY": True,
     # A CSRF token lives as long as the session: a form left open for hours still submits.
     "WTF_CSRF_TIME_LIMIT": None,
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # hide_parameters: a database error never copies submitted values into the log.
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
     # Only staff sessions are permanent; they end 8 hours after sign-in at the latest.
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),
 }
@@ -51,11 +51,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
         if problems:
             raise config.ConfigError("refusing to start in production: " + "; ".join(problems))
 
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-
+    logs.init_app(app)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.session_interface = SharedCacheAwareSessionInterface()
