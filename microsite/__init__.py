@@ -24,6 +24,11 @@ FLASK_SETTINGS = {
     "WTF_CSRF_TIME_LIMIT": None,
     # hide_parameters: a database error never copies submitted values into the log.
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
+    # If the rate-limit storage (Redis) is down, count in this process's memory and log it,
+    # and never fail a request because of the limiter; short timeouts keep pages fast.
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    "RATELIMIT_SWALLOW_ERRORS": True,
+    "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     # Only staff sessions are permanent; they end 8 hours after sign-in at the latest.
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),
 }

@@ -3,14 +3,18 @@ every POST, and a production configuration that refuses to start unsafe."""
 
 from __future__ import annotations
 
+import logging
 import re
+import socket
 
 import pytest
 
 from microsite import create_app
 from microsite.config import ConfigError
 from microsite.security import CONTENT_SECURITY_POLICY
-from tests.conftest import share_form_for
+from microsite.extensions import db, limiter
+from microsite.models import Lead
+from tests.conftest import VALID_APPLICATION, form_filler, share_form_for
 
 PATHS = ["/", "/apply", "/share", "/privacy", "/staff/login", "/healthz", "/no-such-page", "/robots.txt"]
 
@@ -106,6 +110,43 @@ def test_behind_a_trusted_proxy_the_real_client_is_seen(make_app):
     other = client.post("/share", data=fill(friend_email="b@example.com"), headers={"X-Forwarded-For": "203.0.113.2"})
     again = client.post("/share", data=fill(friend_email="c@example.com"), headers={"X-Forwarded-For": "203.0.113.1"})
     assert (first.status_code, other.status_code, again.status_code) == (303, 303, 429)
+
+
+def a_closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def limit_storage_down(make_app):
+    app = make_app(
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{a_closed_port()}",
+        APPLY_RATE_LIMIT="1 per hour",
+    )
+    yield app
+    limiter._storage_dead = False  # the limiter object outlives this app
+
+
+def test_with_the_limit_storage_down_the_site_keeps_serving_and_logs_it(limit_storage_down, caplog):
+    caplog.set_level(logging.INFO)
+    client = limit_storage_down.test_client()
+    fill = form_filler(client, "/apply", VALID_APPLICATION)
+    assert client.post("/apply", data=fill()).status_code == 303
+    with limit_storage_down.app_context():
+        assert db.session.query(Lead).count() == 1
+    assert "Rate limit storage unreachable - falling back to in-memory storage" in caplog.text
+    assert client.get("/").status_code == 200
+
+
+def test_with_the_limit_storage_down_limits_are_counted_in_memory(limit_storage_down):
+    client = limit_storage_down.test_client()
+    fill = form_filler(client, "/apply", VALID_APPLICATION)
+    assert client.post("/apply", data=fill()).status_code == 303
+    limited = client.post("/apply", data=fill(name="Still Typed"))
+    assert limited.status_code == 429
+    assert 'value="Still Typed"' in limited.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(
