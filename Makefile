@@ -8,7 +8,7 @@ CHROME_PATH ?= /usr/bin/chromium
 AUDIT_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run test bench audit install install-dev clean
+.PHONY: help run serve test bench audit install install-dev clean
 
 help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,6 +36,10 @@ run: install ## Migrate, load sample content, serve on http://127.0.0.1:5000 (or
 	@echo "    $(FLASK) staff create you@example.org"
 	@echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl+C to stop)"
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+serve: install ## Migrate, then serve with gunicorn -c gunicorn.conf.py on 127.0.0.1:8000 (or PORT/BIND)
+	$(FLASK) db upgrade
+	exec $(VENV)/bin/gunicorn -c gunicorn.conf.py
 
 test: install-dev ## Run the whole test suite, with branch coverage of microsite/
 	$(VENV)/bin/pytest
