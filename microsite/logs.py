@@ -3,8 +3,8 @@
 The app's own log lines name lead, referral and staff ids only. The request lines that web
 servers write are cleaned here: no client address, no query string (UTM values, search
 terms) and not the secret part of a token URL (`/r/`, `/unsubscribe/`, `/withdraw/`).
-The development server's lines pass through `DevServerLogFilter`; gunicorn's access log
-uses `redact_path` from gunicorn.conf.py.
+The development server's lines pass through `DevServerLogFilter`, Flask's error line through
+`ErrorPathFilter`; gunicorn's access log uses `redact_path` from gunicorn.conf.py.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import re
 
 _TOKEN_PATH = re.compile(r"^(/(?:r|unsubscribe|withdraw)/)[^/]+")
 _DEV_SERVER_PREFIX = re.compile(r"^\S+ - - (\[[^\]]*\] )")
+_TERMINAL_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 _REQUEST_LINE = re.compile(r"^(\S+) (\S+)( .*)?$", re.DOTALL)
 
 
@@ -23,7 +24,7 @@ def redact_path(path: str) -> str:
 
 
 def redact_request_line(line: str) -> str:
-    match = _REQUEST_LINE.match(line)
+    match = _REQUEST_LINE.match(_TERMINAL_COLOUR.sub("", line))
     if not match:
         return "[unreadable request line]"
     method, target, version = match.groups()
@@ -37,8 +38,18 @@ class DevServerLogFilter(logging.Filter):
         if not isinstance(record.msg, str) or not _DEV_SERVER_PREFIX.match(record.msg):
             return True
         record.msg = _DEV_SERVER_PREFIX.sub(r"\1", record.msg)
-        if record.msg.endswith('"%s" %s %s\n') and isinstance(record.args, tuple):
+        if record.msg.rstrip().endswith('"%s" %s %s') and isinstance(record.args, tuple):
             record.args = (redact_request_line(str(record.args[0])), *record.args[1:])
+        return True
+
+
+class ErrorPathFilter(logging.Filter):
+    """Flask's "Exception on <path> [GET]" line names the path: keep its token out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith("Exception on "):
+            path, _, method = record.msg[len("Exception on ") :].rpartition(" ")
+            record.msg = f"Exception on {redact_path(path)} {method}"
         return True
 
 
@@ -50,3 +61,4 @@ def init_app(app) -> None:
     werkzeug_log = logging.getLogger("werkzeug")
     if not any(isinstance(f, DevServerLogFilter) for f in werkzeug_log.filters):
         werkzeug_log.addFilter(DevServerLogFilter())
+    app.logger.addFilter(ErrorPathFilter())
