@@ -16,22 +16,49 @@ from microsite.extensions import db, limiter
 from microsite.models import Lead
 from tests.conftest import VALID_APPLICATION, form_filler, share_form_for
 
-PATHS = ["/", "/apply", "/share", "/privacy", "/staff/login", "/healthz", "/no-such-page", "/robots.txt"]
+def every_get_path(app) -> list[str]:
+    """Every GET route of the url_map, with 1 for each variable part."""
+    rules = [rule for rule in app.url_map.iter_rules() if "GET" in (rule.methods or ())]
+    return [re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", "1", rule.rule) for rule in rules]
 
 
-@pytest.mark.parametrize("path", PATHS)
-def test_every_response_carries_the_security_headers(client, path):
-    headers = client.get(path).headers
-    assert headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
-    assert headers["X-Content-Type-Options"] == "nosniff"
-    assert headers["Referrer-Policy"] == "same-origin"
-    assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
-    assert headers["X-Frame-Options"] == "DENY"
+def assert_security_headers(headers, path: str) -> None:
+    assert headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY, path
+    assert headers["X-Content-Type-Options"] == "nosniff", path
+    assert headers["Referrer-Policy"] == "same-origin", path
+    assert headers["Cross-Origin-Opener-Policy"] == "same-origin", path
+    assert headers["X-Frame-Options"] == "DENY", path
     policy = headers["Permissions-Policy"]
     for denied in ("camera=()", "microphone=()", "geolocation=()", "payment=()"):
-        assert denied in policy
-    assert "clipboard-write=(self)" in policy and "web-share=()" not in policy
-    assert "Strict-Transport-Security" not in headers  # plain HTTP: no HSTS
+        assert denied in policy, path
+    assert "clipboard-write=(self)" in policy and "web-share=()" not in policy, path
+    assert "Strict-Transport-Security" not in headers, path  # plain HTTP: no HSTS
+
+
+def test_every_route_carries_the_security_headers(app, staff_client, apply_form):
+    """Enumerated from the url_map, anonymous and signed in, plus a 404 and a refused POST."""
+    paths = every_get_path(app) + ["/no-such-page"]
+    assert len(paths) >= 20
+    for client in (app.test_client(), staff_client):
+        for path in paths:
+            response = client.get(path)
+            response.close()
+            assert_security_headers(response.headers, path)
+    refused = app.test_client().post("/apply", data=apply_form(email="not an address"))
+    assert_security_headers(refused.headers, "POST /apply")
+
+
+def test_pages_with_personal_data_are_never_stored_by_caches(app, client, staff_client, apply_form, share_form):
+    assert client.post("/apply", data=apply_form()).status_code == 303
+    personal = ["/apply/thanks"]
+    sent = client.post("/share", data=share_form())
+    personal.append(sent.headers["Location"])
+    personal += [path for path in every_get_path(app) if path.startswith("/staff/")]
+    for path in personal:
+        viewer = staff_client if path.startswith("/staff/") else client
+        response = viewer.get(path)
+        response.close()
+        assert "no-store" in response.headers["Cache-Control"], path
 
 
 def test_the_csp_allows_nothing_inline_or_foreign():
