@@ -2,14 +2,45 @@
 
 A page shared through a proxy cache must carry nothing of one visitor, so it never sends
 Set-Cookie, not even the refresh of a permanent session.
+
+Such a page may also be rendered once per worker process and reused (``rendered_once``)
+while the table it shows stays the same.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from functools import wraps
 
-from flask import current_app, g, make_response, request
+from flask import Response, current_app, g, has_app_context, make_response, request
 from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import event, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from .extensions import db
+
+log = logging.getLogger(__name__)
+
+# How long a worker reuses a rendered page before it asks the database whether the table
+# the page shows has changed. An edit shows in the worker that made it at once, and in
+# every other worker and server within this time (shared caches may keep the page for
+# ARTICLE_MAX_AGE on top, as before).
+REVALIDATE_AFTER = 1.0  # seconds
+clock = time.monotonic  # tests replace it to move time on
+_PAGES = "microsite.rendered_pages"
+# Request headers that can turn a page into a 304, 412 or 206: only then is it worth asking.
+_CONDITIONAL = (
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_UNMODIFIED_SINCE",
+    "HTTP_RANGE",
+)
 
 
 class SharedCacheAwareSessionInterface(SecureCookieSessionInterface):
@@ -36,10 +67,11 @@ def shared_cache(view):
             response.cache_control.no_cache = True
             return response
         g.shared_cache = True
-        response.cache_control.public = True
-        response.cache_control.max_age = current_app.config["ARTICLE_MAX_AGE"]
+        response.headers["Cache-Control"] = f"public, max-age={current_app.config['ARTICLE_MAX_AGE']:d}"
         response.add_etag()
-        return response.make_conditional(request)
+        if any(name in request.environ for name in _CONDITIONAL):
+            return response.make_conditional(request)
+        return response
 
     return cached_view
 
@@ -54,3 +86,74 @@ def no_store(view):
         return response
 
     return uncached_view
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    depends_on: type
+    version: tuple
+    body: bytes
+    etag: str
+    checked_at: float
+
+
+def table_version(model) -> tuple:
+    """Every row of a small table as plain values: it changes whenever any row changes."""
+    table = model.__table__
+    return tuple(db.session.execute(select(table).order_by(*table.primary_key.columns)).all())
+
+
+def rendered_once(render: Callable[[], str], depends_on) -> Response:
+    """The page ``render`` makes, rendered once in this process and reused while the
+    ``depends_on`` table holds the same rows: no template and no query per request, only
+    a check of the table every REVALIDATE_AFTER seconds. When that check fails (the
+    database is down) the page already rendered is served as it is.
+
+    For pages that are the same for everyone (``shared_cache``): nothing of the visitor
+    may go into the page.
+    """
+    pages: dict = current_app.extensions.setdefault(_PAGES, {})
+    key = (request.endpoint, request.script_root)
+    page: _Rendered | None = pages.get(key)
+    now = clock()
+    if page is None or now - page.checked_at >= REVALIDATE_AFTER:
+        try:
+            version = table_version(depends_on)
+        except SQLAlchemyError as error:
+            if page is None:
+                raise
+            db.session.rollback()
+            log.warning("%s: served as rendered before, the check failed (%s)", key[0], type(error).__name__)
+            version = page.version
+        if page is None or version != page.version:
+            body = render().encode()
+            page = _Rendered(depends_on, version, body, hashlib.sha1(body).hexdigest(), now)
+        else:
+            page = replace(page, checked_at=now)
+        pages[key] = page
+    response = current_app.response_class(page.body, mimetype="text/html")
+    response.set_etag(page.etag)
+    return response
+
+
+# The worker that changes a table checks its pages at once rather than after a while.
+@event.listens_for(Session, "after_flush")
+def _note_changed_tables(session, _flush_context) -> None:
+    changed = session.info.setdefault(_PAGES, set())
+    for instance in (*session.new, *session.dirty, *session.deleted):
+        changed.add(type(instance))
+
+
+@event.listens_for(Session, "after_commit")
+def _recheck_pages_of_changed_tables(session) -> None:
+    changed = session.info.pop(_PAGES, None)
+    if not changed or not has_app_context():
+        return
+    for key, page in list(current_app.extensions.get(_PAGES, {}).items()):
+        if page.depends_on in changed:
+            current_app.extensions[_PAGES].pop(key, None)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_changes_rolled_back(session) -> None:
+    session.info.pop(_PAGES, None)

@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from .. import attribution, lifecycle, referrals, suppression
 from ..caching import no_store, shared_cache
 from ..content import ARTICLE_LAST_REVIEWED, published_testimonials
+from ..errors import DATABASE_ERRORS, database_unavailable
 from ..extensions import csrf, db, limiter
 from ..leads import CONSENT_TEXT, record_application
 from ..models import Lead
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 SESSION_EXPIRED = "session_expired"
 RATE_LIMITED = "rate_limited"
+DATABASE_UNAVAILABLE = "database_unavailable"
 
 
 @bp.get("/")
@@ -175,6 +177,19 @@ def show_form_again(error: CSRFError | RateLimitExceeded):
         return render_template("errors/error.html", error=error), error.code
     form_class, render = _FORMS[request.endpoint]
     return render(form_class(), error.code, _PROBLEMS[type(error)])
+
+
+def show_form_while_the_database_is_away(error: Exception):
+    """The database is down or busy: say so, keep what was typed, let the visitor retry."""
+    if request.endpoint not in _FORMS:
+        return database_unavailable(error)
+    form_class, render = _FORMS[request.endpoint]
+    page, _ = render(form_class(), 503, DATABASE_UNAVAILABLE)
+    return database_unavailable(error, page)
+
+
+for _database_error in DATABASE_ERRORS:
+    bp.register_error_handler(_database_error, show_form_while_the_database_is_away)
 
 
 @bp.get("/privacy")
