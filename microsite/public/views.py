@@ -9,12 +9,12 @@ from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
 from .. import attribution, lifecycle, referrals, suppression
-from ..caching import no_store, shared_cache
+from ..caching import no_store, rendered_once, shared_cache
 from ..content import ARTICLE_LAST_REVIEWED, published_testimonials
 from ..errors import DATABASE_ERRORS, database_unavailable
 from ..extensions import csrf, db, limiter
 from ..leads import CONSENT_TEXT, record_application
-from ..models import Lead
+from ..models import Lead, Testimonial
 from ..ratelimit import limit_from
 from . import bp
 from .forms import ApplyForm, ShareForm
@@ -29,10 +29,14 @@ DATABASE_UNAVAILABLE = "database_unavailable"
 @bp.get("/")
 @shared_cache
 def article():
-    return render_template(
-        "article.html",
-        testimonials=published_testimonials(),
-        last_reviewed=ARTICLE_LAST_REVIEWED,
+    """The same page for everyone: rendered once per worker, again when testimonials change."""
+    return rendered_once(
+        lambda: render_template(
+            "article.html",
+            testimonials=published_testimonials(),
+            last_reviewed=ARTICLE_LAST_REVIEWED,
+        ),
+        depends_on=Testimonial,
     )
 
 
