@@ -17,8 +17,6 @@ import os
 
 from gunicorn.glogging import Logger
 
-from microsite.logs import redact_path
-
 wsgi_app = "microsite:create_app()"
 bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -37,6 +35,10 @@ access_log_format = '%(t)s "%(r)s" %(s)s %(B)s %(M)sms'
 
 class AccessLogWithoutPersonalData(Logger):
     def atoms(self, resp, req, environ, request_time):
+        # Imported here, not at the top: the master must not hold the app's modules, or
+        # workers started by a reload (SIGHUP) would keep running the old code.
+        from microsite.logs import redact_path
+
         atoms = super().atoms(resp, req, environ, request_time)
         path = redact_path(atoms["U"])
         atoms.update(h="-", U=path, q="", f="-", a="-", r=f"{atoms['m']} {path} {atoms['H']}")
