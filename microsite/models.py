@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -300,6 +301,103 @@ class ErasureRecord(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reason: Mapped[str] = mapped_column(String(40))  # "cli erase", "withdrawal", "purge"
     counts: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Trial(db.Model):
+    """A study from ClinicalTrials.gov (API v2), upserted by its NCT id."""
+
+    __tablename__ = "trial"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nct_id: Mapped[str] = mapped_column(String(20), unique=True)
+    brief_title: Mapped[str] = mapped_column(String(500))
+    brief_summary: Mapped[str | None] = mapped_column(Text)
+    overall_status: Mapped[str] = mapped_column(String(40), index=True)
+    phases: Mapped[list] = mapped_column(JSON, default=list)  # ["PHASE1", "PHASE2"]
+    conditions: Mapped[list] = mapped_column(JSON, default=list)
+    keywords: Mapped[list] = mapped_column(JSON, default=list)
+    # Whole months; None means no limit. A minimum rounds down, a maximum rounds up.
+    min_age_months: Mapped[int | None] = mapped_column(Integer)
+    max_age_months: Mapped[int | None] = mapped_column(Integer)
+    sex: Mapped[str | None] = mapped_column(String(10))  # ALL, FEMALE, MALE
+    last_update_on: Mapped[date | None] = mapped_column(Date)
+    # The diagnosis values (choices.DIAGNOSES) its conditions and keywords name, computed
+    # on import from the synonym table, as "|all|aml|", so matching is one indexed query.
+    diagnoses: Mapped[str] = mapped_column(String(400), default="|")
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    sites: Mapped[list[TrialSite]] = relationship(
+        back_populates="trial", cascade="all, delete-orphan", order_by="TrialSite.id"
+    )
+    contacts: Mapped[list[TrialContact]] = relationship(
+        back_populates="trial", cascade="all, delete-orphan", order_by="TrialContact.id"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Trial {self.nct_id}>"
+
+
+class TrialSite(db.Model):
+    """A place where a trial runs (contactsLocationsModule.locations[])."""
+
+    __tablename__ = "trial_site"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trial.id", ondelete="CASCADE"), index=True)
+    facility: Mapped[str | None] = mapped_column(String(300))
+    city: Mapped[str | None] = mapped_column(String(120))
+    state: Mapped[str | None] = mapped_column(String(120))
+    postal_code: Mapped[str | None] = mapped_column(String(40))
+    country: Mapped[str | None] = mapped_column(String(120))  # as given
+    country_code: Mapped[str | None] = mapped_column(String(2))  # ISO 3166-1; None if unknown
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str | None] = mapped_column(String(40))
+
+    trial: Mapped[Trial] = relationship(back_populates="sites")
+
+
+class TrialContact(db.Model):
+    """A central contact of a trial (contactsLocationsModule.centralContacts[])."""
+
+    __tablename__ = "trial_contact"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trial.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(40))
+    phone: Mapped[str | None] = mapped_column(String(60))
+    email: Mapped[str | None] = mapped_column(String(320))
+
+    trial: Mapped[Trial] = relationship(back_populates="contacts")
+
+
+class TrialImport(db.Model):
+    """One run of `flask trials import` or `flask trials sync`: how fresh the catalog is."""
+
+    __tablename__ = "trial_import"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(10))  # "import" or "sync"
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    new: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LeadMatch(db.Model):
+    """A trial shown to a family after applying, as it was shown: what staff see later is
+    what the family saw, even if the catalog changes."""
+
+    __tablename__ = "lead_match"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"), index=True)
+    rank: Mapped[int] = mapped_column(SmallInteger)  # 1 is the first shown
+    nct_id: Mapped[str] = mapped_column(String(20))
+    shown: Mapped[dict] = mapped_column(JSON, default=dict)  # title, status, phases, ages, sites
+    matched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 def render_migration_item(type_, obj, autogen_context):
