@@ -8,7 +8,7 @@ CHROME_PATH ?= /usr/bin/chromium
 AUDIT_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run serve test bench audit install install-dev clean
+.PHONY: help run serve test bench loadtest audit install install-dev clean
 
 help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -47,6 +47,9 @@ test: install-dev ## Run the whole test suite, with branch coverage of microsite
 bench: install ## Benchmark the leads CSV export against sqlite3 -csv (1,000,000 rows; needs sqlite3)
 	@command -v sqlite3 >/dev/null || { echo "bench needs the sqlite3 command: install it with: apt-get install -y sqlite3"; exit 1; }
 	$(VENV)/bin/python bench/export_bench.py
+
+loadtest: install ## Load and fault tests on gunicorn: 2,000 applications (SQLite; two instances on PostgreSQL and Redis), a killed worker, a reload, the database stopped
+	$(VENV)/bin/python -m loadtest $(LOADTEST)
 
 # npm writes node_modules/.package-lock.json on every install: it is the stamp.
 audit/node_modules/.package-lock.json: audit/package.json audit/package-lock.json
