@@ -12,6 +12,7 @@ from .choices import LEAD_STATUSES
 from .database import add_once
 from .extensions import db
 from .models import Lead, LeadNote, Referral, StaffUser, StatusChange, utcnow
+from .trials import matching
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,9 @@ def record_application(
         log.info("apply: resubmission of lead %d ignored", lead.id)
         return lead
     referrals.add_personal_referral(lead)
+    # Matched once, now, and kept with the lead; a failure stores no matches, never
+    # loses the lead (the navigator searches by hand then).
+    matching.store_matches_safely(lead)
     _queue_confirmation(lead)
     if current_app.config["STAFF_NOTIFY_EMAIL"]:
         _queue_staff_notice(lead)
