@@ -329,8 +329,8 @@ class Gunicorn:
     """One gunicorn master (`gunicorn -c gunicorn.conf.py`) and its workers."""
 
     def __init__(self, workspace: Workspace, name: str, env: dict[str, str], workers: int,
-                 threads: int = 4, app: str | None = None) -> None:
-        self.name, self.workers_wanted = name, workers
+                 threads: int = 4, app: str | None = None, ready_path: str = "/healthz") -> None:
+        self.name, self.workers_wanted, self.ready_path = name, workers, ready_path
         self.port = workspace.port()
         self.log = workspace.path / f"gunicorn-{name}.log"
         env = {**env, "PORT": str(self.port), "WEB_CONCURRENCY": str(workers),
@@ -361,7 +361,7 @@ class Gunicorn:
     def healthy(self) -> bool:
         try:
             connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-            connection.request("GET", "/healthz")
+            connection.request("GET", self.ready_path)
             status = connection.getresponse().status
             connection.close()
             return status == 200
@@ -374,7 +374,10 @@ class Gunicorn:
                 raise ScenarioError(f"gunicorn {self.name} exited ({self.process.returncode}):\n{tail(self.log)}")
             return len(self.workers()) == self.workers_wanted and self.healthy()
 
-        wait_for(ready, timeout, f"gunicorn {self.name} on port {self.port}\n{tail(self.log)}", 0.2)
+        try:
+            wait_for(ready, timeout, f"gunicorn {self.name} on port {self.port}", 0.2)
+        except ScenarioError as error:
+            raise ScenarioError(f"{error}:\n{tail(self.log)}") from None
 
     def cpu_seconds(self) -> float:
         """CPU time used so far by the master and its running workers."""
