@@ -44,9 +44,18 @@ serve: install ## Migrate, then serve with gunicorn -c gunicorn.conf.py on 127.0
 test: install-dev ## Run the whole test suite, with branch coverage of microsite/
 	$(VENV)/bin/pytest
 
-bench: install ## Benchmark the leads CSV export against sqlite3 -csv (1,000,000 rows; needs sqlite3)
-	@command -v sqlite3 >/dev/null || { echo "bench needs the sqlite3 command: install it with: apt-get install -y sqlite3"; exit 1; }
-	$(VENV)/bin/python bench/export_bench.py
+bench: install ## Benchmarks: CSV export vs sqlite3 -csv, HTTP (wrk) vs hello-world; BENCH=export or BENCH=http runs one
+	@case "$(BENCH)" in ""|all|export|http) ;; *) echo "BENCH must be export, http or all, not $(BENCH)"; exit 1;; esac
+	@if [ "$(BENCH)" != http ]; then \
+		command -v sqlite3 >/dev/null || { echo "bench needs the sqlite3 command: install it with: apt-get install -y sqlite3"; exit 1; }; \
+		echo "$(VENV)/bin/python bench/export_bench.py"; \
+		$(VENV)/bin/python bench/export_bench.py || exit 1; \
+	fi
+	@if [ "$(BENCH)" != export ]; then \
+		command -v wrk >/dev/null || { echo "bench needs wrk: install it with: apt-get install -y wrk"; exit 1; }; \
+		echo "$(VENV)/bin/python bench/http_bench.py $(HTTP_BENCH_ARGS)"; \
+		$(VENV)/bin/python bench/http_bench.py $(HTTP_BENCH_ARGS); \
+	fi
 
 loadtest: install ## Load and fault tests on gunicorn: 2,000 applications (SQLite; two instances on PostgreSQL and Redis), a killed worker, a reload, the database stopped
 	$(VENV)/bin/python -m loadtest $(LOADTEST)
