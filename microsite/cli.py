@@ -13,6 +13,7 @@ import sys
 from . import auth, dates, exports, lifecycle, mail, security
 from .content import load_testimonials
 from .models import OUTBOX_STATUSES
+from .trials.commands import trials
 
 
 content = AppGroup("content", help="Manage the site's content.")
@@ -147,5 +148,5 @@ def check_config() -> None:
 
 
 def init_app(app: Flask) -> None:
-    for group in (content, outbox, staff, leads, check_config):
+    for group in (content, outbox, staff, leads, trials, check_config):
         app.cli.add_command(group)
