@@ -39,7 +39,7 @@ def status_of(port: int, path: str) -> int | str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--submissions", type=int, default=600)
+    parser.add_argument("--submissions", type=int, default=400)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)

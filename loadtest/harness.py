@@ -73,11 +73,36 @@ def run_scenario(title: str, body: Callable[[Workspace, Checks], None]) -> int:
     checks = Checks()
     try:
         with Workspace() as workspace:
-            body(workspace, checks)
+            try:
+                body(workspace, checks)
+            finally:
+                if checks.failed or sys.exc_info()[0] is not None:
+                    keep_logs(workspace)
     except ScenarioError as error:
         checks.check(False, "the scenario ran to its end", str(error))
     say(f"   ({time.monotonic() - started:.0f} s)")
     return checks.exit_code()
+
+
+def keep_logs(workspace: Workspace) -> None:
+    """Copy the servers' logs out of the workspace, which is deleted, and show the first
+    error the app logged."""
+    kept = Path(tempfile.mkdtemp(prefix="loadtest-logs-"))
+    for log in [*workspace.path.glob("*.log"), *workspace.path.glob("*/*.log")]:
+        shutil.copy(log, kept / log.name)
+    say(f"  logs kept in {kept}")
+    for log in sorted(kept.glob("gunicorn-*.log")):
+        lines = log.read_text(errors="replace").splitlines()
+        starts = [n for n, line in enumerate(lines) if line.startswith("Traceback")]
+        if not starts:
+            continue
+        end = starts[0] + 1  # a traceback ends at the next line that is not indented
+        while end < len(lines) and lines[end].startswith((" ", "\t", "The above", "During", "")) \
+                and not re.match(r"\d{4}-\d\d-\d\d|\[", lines[end]):
+            end += 1
+        say(f"  the first traceback in {log.name}, after: {lines[max(0, starts[0] - 1)]}")
+        for shown in lines[starts[0]:starts[0] + 3] + ["    ..."] + lines[max(starts[0] + 3, end - 12):end + 1]:
+            say(f"    {shown}")
 
 
 class ScenarioError(Exception):
@@ -251,6 +276,10 @@ class _SmtpSession(socketserver.StreamRequestHandler):
         self.wfile.write(line.encode() + b"\r\n")
 
     def handle(self) -> None:
+        with contextlib.suppress(OSError):  # a worker killed in the middle of a message
+            self.converse()
+
+    def converse(self) -> None:
         self.reply("220 loadtest sink")
         while line := self.rfile.readline():
             verb = line[:4].upper()
