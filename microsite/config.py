@@ -46,6 +46,7 @@ DEFAULTS: dict[str, object] = {
     "MAIL_FROM": "Trial Finder <no-reply@trialfinder.example>",
     "MAIL_TIMEOUT": 10,  # seconds for any one SMTP conversation
     "MAIL_MAX_ATTEMPTS": 6,  # then a message is marked failed
+    "CTGOV_API_URL": "https://clinicaltrials.gov/api/v2",  # `flask trials sync` reads {this}/studies
 }
 
 _INTEGER_SETTINGS = {

@@ -555,7 +555,7 @@ class Importer:
         if error is not None and not isinstance(error, self.keep_on):
             db.session.rollback()
             return
-        self._flush()
+        self.flush()
         db.session.add(
             TrialImport(
                 source=self.source,
@@ -578,13 +578,15 @@ class Importer:
             return False
         nct_id = study.trial["nct_id"]
         if nct_id in self._batch:  # the same study twice in one batch: the later one counts
-            self._flush()
+            self.flush()
         self._batch[nct_id] = study
+        self.report.seen.add(nct_id)
         if len(self._batch) >= self.batch_size:
-            self._flush()
+            self.flush()
         return True
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Write the queued studies now, in one transaction."""
         if not self._batch:
             return
         batch, self._batch = self._batch, {}
@@ -611,7 +613,6 @@ class Importer:
                 trial.imported_at = now
                 self.report.updated += 1
             trials[nct_id] = trial
-            self.report.seen.add(nct_id)
             for site in study.sites:
                 if site["country"] and site["country_code"] is None:
                     self.report.unknown_countries[site["country"]] += 1

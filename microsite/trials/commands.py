@@ -4,9 +4,11 @@ ClinicalTrials.gov API. Both go through ``catalog.Importer``."""
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from . import catalog
+from . import sync as sync_module
 
 trials = AppGroup("trials", help="Load the trial catalog from ClinicalTrials.gov data.")
 
@@ -49,3 +51,40 @@ def trials_import(files: tuple[str, ...]) -> None:
     except catalog.UnreadableFile as problem:
         raise click.ClickException(str(problem)) from None
     _print_report(report)
+
+
+@trials.command(
+    "sync",
+    help=(
+        "Fetch the recruiting and not-yet-recruiting studies of our diagnosis list from the "
+        "ClinicalTrials.gov API v2 (CTGOV_API_URL/studies), following every page, and "
+        "upsert them like 'trials import'. Then asks by NCT id for the trials held as "
+        "recruiting that the listing left out, to store their new status. Retries 429, "
+        "5xx, timeouts and dropped connections with a doubling wait (honouring "
+        "Retry-After); exits non-zero with one line when a request still fails, keeping "
+        "what was fetched. Run it daily."
+    ),
+)
+@click.option("--max-pages", type=click.IntRange(min=1), help="Stop after this many pages (then no recheck).")
+@click.option("--page-size", type=click.IntRange(1, 1000), default=sync_module.PAGE_SIZE, show_default=True, help="Studies per page.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True, help="Seconds allowed for each request.")
+@click.option("--attempts", type=click.IntRange(min=1), default=5, show_default=True, help="Tries per request before giving up.")
+@click.option("--backoff", type=click.FloatRange(min=0), default=2.0, show_default=True, help="Seconds before the first retry; doubles for each further one.")
+@click.option("--interval", type=click.FloatRange(min=0), default=1.5, show_default=True, help="Least seconds between the starts of two requests.")
+def trials_sync(max_pages, page_size, timeout, attempts, backoff, interval) -> None:
+    client = sync_module.Client(
+        current_app.config["CTGOV_API_URL"],
+        timeout=timeout, attempts=attempts, backoff=backoff, interval=interval,
+    )
+    try:
+        report = sync_module.sync(client, _print_problem, max_pages=max_pages, page_size=page_size)
+    except sync_module.SyncError as problem:
+        raise click.ClickException(f"sync stopped: {problem}; studies fetched before were kept") from None
+    more = "" if report.complete else f" (stopped by --max-pages {max_pages}; more are listed)"
+    click.echo(f"Pages: {report.pages}{more}; requests: {client.requests}.")
+    _print_report(report.imported)
+    if report.complete:
+        click.echo(
+            f"Rechecked by NCT id: {report.rechecked} held as recruiting but not listed; "
+            f"{report.not_found} not found."
+        )
