@@ -94,13 +94,15 @@ def keep_logs(workspace: Workspace) -> None:
     for log in sorted(kept.glob("gunicorn-*.log")):
         lines = log.read_text(errors="replace").splitlines()
         starts = [n for n, line in enumerate(lines) if line.startswith("Traceback")]
+        # A request that failed (Flask's "Exception on /path") first, then any other.
+        starts.sort(key=lambda n: "Exception on " not in lines[max(0, n - 1)])
         if not starts:
             continue
         end = starts[0] + 1  # a traceback ends at the next line that is not indented
         while end < len(lines) and lines[end].startswith((" ", "\t", "The above", "During", "")) \
                 and not re.match(r"\d{4}-\d\d-\d\d|\[", lines[end]):
             end += 1
-        say(f"  the first traceback in {log.name}, after: {lines[max(0, starts[0] - 1)]}")
+        say(f"  a traceback in {log.name}, after: {lines[max(0, starts[0] - 1)]}")
         for shown in lines[starts[0]:starts[0] + 3] + ["    ..."] + lines[max(starts[0] + 3, end - 12):end + 1]:
             say(f"    {shown}")
 
