@@ -131,6 +131,8 @@ FORMULAS = [
 @pytest.mark.parametrize(("cell", "written"), FORMULAS)
 def test_formula_cells_are_neutralized_and_nothing_else_changes(app, staff_client, cell, written):
     text_columns = ("name", "email", "postal_code", "diagnosis_other", "utm_source", "utm_term")
+    # Only where the cell fits: PostgreSQL refuses a value longer than its column.
+    text_columns = [c for c in text_columns if len(cell) <= Lead.__table__.c[c].type.length]
     add_lead(app, **{column: cell for column in text_columns})
     [header, row] = parse(staff_client.get("/staff/leads.csv").data)
     for column in text_columns:
