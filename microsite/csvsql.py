@@ -16,7 +16,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 # Cells that start like a formula yet are only a number, or an E.164 phone number.
-SAFE_PATTERN = r"^([+-]?([0-9]+([.][0-9]+)?|[.][0-9]+)|[+][1-9][0-9]{1,14})$"
+# \A and \Z are the very start and end of the text for Python (SQLite's REGEXP) and
+# PostgreSQL alike; Python's $ would also match before a final line end ("+7\n").
+SAFE_PATTERN = r"\A([+-]?([0-9]+([.][0-9]+)?|[.][0-9]+)|[+][1-9][0-9]{1,14})\Z"
 _SAFE = re.compile(SAFE_PATTERN)
 
 
