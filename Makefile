@@ -41,8 +41,15 @@ serve: install ## Migrate, then serve with gunicorn -c gunicorn.conf.py on 127.0
 	$(FLASK) db upgrade
 	exec $(VENV)/bin/gunicorn -c gunicorn.conf.py
 
-test: install-dev ## Run the whole test suite, with branch coverage of microsite/
+test: install-dev ## Run the whole test suite with branch coverage: on SQLite, then on PostgreSQL if TEST_DATABASE_URL is set
 	$(VENV)/bin/pytest
+	@if [ -n "$$TEST_DATABASE_URL" ] || [ "$$CI" = true ]; then \
+		echo "The whole suite again, on PostgreSQL (TEST_DATABASE_URL); coverage adds up over both runs:"; \
+		echo "$(VENV)/bin/pytest --database=postgresql --cov-append"; \
+		$(VENV)/bin/pytest --database=postgresql --cov-append; \
+	else \
+		echo "The PostgreSQL run was skipped: set TEST_DATABASE_URL, e.g. to postgresql+psycopg://postgres@127.0.0.1:5433/microsite_test, to run the suite on PostgreSQL as well (README, Tests)."; \
+	fi
 
 bench: install ## Benchmarks: CSV export vs sqlite3 -csv, HTTP (wrk) vs hello-world; BENCH=export or BENCH=http runs one
 	@case "$(BENCH)" in ""|all|export|http) ;; *) echo "BENCH must be export, http or all, not $(BENCH)"; exit 1;; esac
