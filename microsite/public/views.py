@@ -10,12 +10,14 @@ from flask_wtf.csrf import CSRFError
 
 from .. import attribution, lifecycle, referrals, suppression
 from ..caching import no_store, rendered_once, shared_cache
+from ..choices import COUNTRIES
 from ..content import ARTICLE_LAST_REVIEWED, published_testimonials
 from ..errors import DATABASE_ERRORS, database_unavailable
 from ..extensions import csrf, db, limiter
 from ..leads import CONSENT_TEXT, record_application
 from ..models import Lead, Testimonial
 from ..ratelimit import limit_from
+from ..trials import matching
 from . import bp
 from .forms import ApplyForm, ShareForm
 
@@ -78,7 +80,13 @@ def thanks():
     lead = applicant()
     referral = referrals.personal_referral(lead) if lead else None
     personal_link = referrals.link(referral) if referral else None
-    return render_template("thanks.html", lead=lead, personal_link=personal_link)
+    return render_template(
+        "thanks.html",
+        lead=lead,
+        personal_link=personal_link,
+        matches=matching.stored_matches(lead.id) if lead else None,
+        country_name=COUNTRIES.get(lead.country, lead.country) if lead else None,
+    )
 
 
 def render_share(form: ShareForm, status: int, problem: str | None = None):

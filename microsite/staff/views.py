@@ -24,6 +24,8 @@ from ..extensions import db, limiter
 from ..leads import add_note, change_status
 from ..models import Lead, LeadNote, Referral, StatusChange, Testimonial
 from ..ratelimit import limit_from
+from ..trials import matching
+from ..trials.overview import catalog_overview
 from . import bp
 from .forms import EmptyForm, LeadFilterForm, LoginForm, NoteForm, StatusForm, TestimonialForm
 
@@ -166,6 +168,8 @@ def render_lead(lead: Lead, status_form=None, note_form=None, code: int = 200):
         referral=db.session.get(Referral, lead.referral_id) if lead.referral_id else None,
         status_form=status_form,
         note_form=note_form or NoteForm(),
+        matches=matching.stored_matches(lead.id),
+        matched_at=matching.matched_at(lead.id),
     ), code
 
 
@@ -194,6 +198,23 @@ def lead_note(lead_id: int):
     add_note(lead, form.body.data, current_user)
     db.session.commit()
     return redirect(url_for(".lead", lead_id=lead.id) + "#notes", 303)
+
+
+@bp.post("/leads/<int:lead_id>/matches")
+def lead_matches(lead_id: int):
+    """Match the lead again against today's catalog; the new matches replace the old."""
+    lead = _lead_or_404(lead_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    matching.store_matches(lead)
+    db.session.commit()
+    log.info("lead %d: matching run again by staff %d", lead.id, current_user.id)
+    return redirect(url_for(".lead", lead_id=lead.id) + "#matches", 303)
+
+
+@bp.get("/trials")
+def trials():
+    return render_template("staff/trials.html", overview=catalog_overview())
 
 
 def _csv(kind: str) -> Response:

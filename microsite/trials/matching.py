@@ -209,3 +209,8 @@ def stored_matches(lead_id: int) -> list[dict]:
         select(LeadMatch.shown).where(LeadMatch.lead_id == lead_id).order_by(LeadMatch.rank)
     )
     return list(rows)
+
+
+def matched_at(lead_id: int):
+    """When the stored matches were made, or None when there are none."""
+    return db.session.scalar(select(func.max(LeadMatch.matched_at)).where(LeadMatch.lead_id == lead_id))
