@@ -182,7 +182,9 @@ def test_newline_delimited_json_in_a_json_file_is_read_line_by_line(make_app, tm
     assert nct_ids(app) == ["NCT99990008", "NCT99990013"]
 
 
-def test_a_zip_of_json_files_like_the_bulk_download(make_app, tmp_path):
+@pytest.mark.parametrize("whole_member", [catalog.WHOLE_MEMBER, 0], ids=["read-whole", "streamed"])
+def test_a_zip_of_json_files_like_the_bulk_download(make_app, tmp_path, monkeypatch, whole_member):
+    monkeypatch.setattr(catalog, "WHOLE_MEMBER", whole_member)  # big members are streamed
     app = make_app()
     archive = tmp_path / "ctg.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
@@ -448,6 +450,7 @@ def test_an_age_that_is_not_a_number_and_a_unit_makes_the_record_malformed(make_
         ("Reunion", "RE"),
         ("germany", "DE"),
         ("Narnia", None),
+        ("Kosovo", None),  # no ISO 3166-1 code (fuzzy matching would say Serbia)
         ("Former Serbia and Montenegro", None),
     ],
 )
@@ -505,3 +508,25 @@ def test_a_geo_point_out_of_range_is_left_out(make_app, tmp_path):
     assert [(s.latitude, s.longitude, s.facility) for s in trial(app, "NCT99990900").sites] == [
         (None, None, None), (None, None, None),
     ]
+
+
+def test_text_encodings(make_app, tmp_path):
+    """A byte-order mark is fine; a file that is not UTF-8 cannot be read; a zip member that
+    is not UTF-8 is reported and the other members are imported."""
+    app = make_app()
+    with_bom = tmp_path / "bom.json"
+    with_bom.write_bytes(b"\xef\xbb\xbf" + (FIXTURES / "study.json").read_bytes())
+    assert run_import(app, with_bom).stdout.startswith("Studies: 1 new, 0 updated, 0 skipped.")
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes('{"protocolSection": {"identificationModule": {"briefTitle": "Hôpital"}}}'.encode("latin-1"))
+    result = run_import(app, latin1)
+    assert result.exit_code == 1
+    assert result.stderr == "Error: latin1.json: not UTF-8 text (invalid continuation byte)\n"
+    archive = tmp_path / "mixed.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("latin1.json", latin1.read_bytes())
+        zipped.write(FIXTURES / "list.json", "list.json")
+    result = run_import(app, archive)
+    assert result.exit_code == 0
+    assert result.stderr == "mixed.zip latin1.json: not UTF-8 text (invalid continuation byte)\n"
+    assert result.stdout.startswith("Studies: 3 new, 0 updated, 1 skipped.")

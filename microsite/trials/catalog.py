@@ -52,6 +52,7 @@ from .synonyms import diagnoses_key
 NCT_ID = re.compile(r"NCT\d{8}")
 BATCH_SIZE = 500  # studies per transaction
 CHUNK = 1 << 20  # characters read at a time from a streamed JSON list
+WHOLE_MEMBER = 8 << 20  # bytes: a zip member up to this size is read and parsed at once
 LINE_SUFFIXES = (".ndjson", ".jsonl")
 JSON_SUFFIXES = (".json", *LINE_SUFFIXES)
 
@@ -163,6 +164,15 @@ def _read_zip(path: Path, handle) -> Iterator[tuple[str, object]]:
                 continue
             label = f"{path.name} {name}"
             try:
+                if member.file_size <= WHOLE_MEMBER:  # the usual case: one study a member
+                    data = archive.read(member)
+                    try:
+                        document = json.loads(data)
+                    except ValueError:  # not JSON, not UTF-8, or several lines: look closer
+                        yield from _read_json(io.BytesIO(data), label, name, whole_file=False)
+                    else:
+                        yield from _expand(document, label)
+                    continue
                 with archive.open(member) as stream:
                     yield from _read_json(stream, label, name, whole_file=False)
             except (zipfile.BadZipFile, EOFError, OSError) as error:
@@ -194,7 +204,7 @@ def _read_text(text, label: str, name: str, whole_file: bool) -> Iterator[tuple[
         text.seek(0)
         document = json.loads(text.read())
     except UnicodeDecodeError as error:
-        problem = f"not UTF-8 text ({error.reason} at byte {error.start})"
+        problem = f"not UTF-8 text ({error.reason})"
     except json.JSONDecodeError as error:
         problem = f"not valid JSON ({error.msg}, line {error.lineno} column {error.colno})"
     else:
