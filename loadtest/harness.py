@@ -421,10 +421,32 @@ class Gunicorn:
             total += int(fields[11]) + int(fields[12])  # utime, stime
         return total / os.sysconf("SC_CLK_TCK")
 
-    def kill_worker(self) -> int:
-        victim = self.workers()[0]
+    def client_connections(self) -> dict[int, int]:
+        """Open client connections held by each worker (a kept-alive connection stays with
+        the worker that accepted it, and they are seldom spread evenly)."""
+        established = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with contextlib.suppress(OSError), open(table) as rows:
+                for row in list(rows)[1:]:
+                    fields = row.split()
+                    if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == self.port:
+                        established.add(f"socket:[{fields[9]}]")
+        held = {}
+        for pid in self.workers():
+            count = 0
+            with contextlib.suppress(OSError):
+                for fd in Path(f"/proc/{pid}/fd").iterdir():
+                    with contextlib.suppress(OSError):
+                        count += os.readlink(fd) in established
+            held[pid] = count
+        return held
+
+    def kill_busiest_worker(self) -> tuple[int, int]:
+        """SIGKILL to the worker holding the most client connections: (its pid, how many)."""
+        held = self.client_connections()
+        victim = max(held, key=held.get)
         os.kill(victim, signal.SIGKILL)
-        return victim
+        return victim, held[victim]
 
     def reload(self) -> None:
         os.kill(self.pid, signal.SIGHUP)
