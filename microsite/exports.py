@@ -21,9 +21,9 @@ from datetime import date
 from sqlalchemy import case, func, select
 
 from . import dates
-from .csvsql import csv_safe, utc_text
+from .csvsql import csv_safe, utc_text, words_in_order
 from .extensions import db
-from .models import ExportLog, Lead, OutboxMessage, Referral
+from .models import ExportLog, Lead, LeadMatch, OutboxMessage, Referral
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,10 @@ def _lead_query():
         *(_text(column) for column in (
             Lead.utm_source, Lead.utm_medium, Lead.utm_campaign, Lead.utm_content, Lead.utm_term
         )),
+        # The trials shown to the family, in rank order (NCT ids need no formula guard).
+        func.coalesce(
+            words_in_order(LeadMatch.nct_id, LeadMatch.rank, LeadMatch.lead_id == Lead.id), ""
+        ).label("matched_nct_ids"),
     ).outerjoin(Referral, Lead.referral_id == Referral.id)
 
 

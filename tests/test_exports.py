@@ -12,13 +12,15 @@ from sqlalchemy import select
 from microsite import exports
 from microsite.dates import today
 from microsite.extensions import db
-from microsite.models import ExportLog, Lead, utcnow
+from microsite.models import ExportLog, Lead, LeadMatch, utcnow
 from tests.conftest import STAFF_EMAIL, form_filler, share_form_for, VALID_APPLICATION
+from tests.test_trials_matching import add_trial
 
 LEAD_COLUMNS = (
     "id,created_at,role,patient_age,diagnosis,diagnosis_other,treatment_stage,country,"
     "postal_code,name,email,phone,contact_method,consent_version,consent_at,updates_opt_in,"
-    "status,referral_code,utm_source,utm_medium,utm_campaign,utm_content,utm_term"
+    "status,referral_code,utm_source,utm_medium,utm_campaign,utm_content,utm_term,"
+    "matched_nct_ids"
 ).split(",")
 REFERRAL_COLUMNS = (
     "id,created_at,code,sender_name,friend_name,friend_email,lead_id,clicks,first_click_at,"
@@ -54,6 +56,8 @@ def test_anonymous_requests_get_401_and_no_data(client, app):
 
 def test_a_round_trip_through_csv_equals_the_database(app, staff_client):
     fill = form_filler(app.test_client(), "/apply", VALID_APPLICATION)
+    add_trial(app, "NCT99990001", sites=[("US", "RECRUITING")])
+    add_trial(app, "NCT99990002", sites=[("GB", "RECRUITING")])  # first: a site at home
     visitor = app.test_client()
     visitor.get("/?utm_source=news&utm_campaign=spring")
     fill = form_filler(visitor, "/apply", VALID_APPLICATION)
@@ -65,6 +69,9 @@ def test_a_round_trip_through_csv_equals_the_database(app, staff_client):
     assert rows[0] == LEAD_COLUMNS
     with app.app_context():
         leads = list(db.session.scalars(select(Lead).order_by(Lead.id)))
+        matches = {}
+        for match in db.session.scalars(select(LeadMatch).order_by(LeadMatch.rank)):
+            matches.setdefault(match.lead_id, []).append(match)
         expected = []
         for lead in leads:
             expected.append([
@@ -77,10 +84,13 @@ def test_a_round_trip_through_csv_equals_the_database(app, staff_client):
                 lead.referral.code if lead.referral else "", lead.utm_source or "",
                 lead.utm_medium or "", lead.utm_campaign or "", lead.utm_content or "",
                 lead.utm_term or "",
+                " ".join(match.nct_id for match in matches.get(lead.id, [])),
             ])
     assert rows[1:] == expected
     assert rows[1][LEAD_COLUMNS.index("utm_source")] == "news"
     assert rows[1][LEAD_COLUMNS.index("phone")] == "+442079460018"
+    assert rows[1][LEAD_COLUMNS.index("matched_nct_ids")] == "NCT99990002 NCT99990001"
+    assert rows[2][LEAD_COLUMNS.index("matched_nct_ids")] == ""  # "other": never matched
 
 
 def test_the_file_is_utf8_with_bom_crlf_and_rfc_4180_quoting(app, staff_client):

@@ -3,6 +3,8 @@ trials page and the matched_nct_ids column of leads.csv, through HTTP."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import UTC, date, datetime, timedelta
 
@@ -276,3 +278,46 @@ def test_the_trials_page_needs_a_sign_in(client):
     response = client.get("/staff/trials")
     assert response.status_code == 302
     assert response.headers["Location"] == "/staff/login?next=/staff/trials"
+
+
+# --- leads.csv --------------------------------------------------------------------------------
+
+
+def csv_rows(staff_client) -> list[list[str]]:
+    response = staff_client.get("/staff/leads.csv")
+    assert response.status_code == 200
+    return list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"), newline="")))
+
+
+def test_leads_csv_ends_with_the_matched_nct_ids_in_rank_order(app, client, apply_form, staff_client):
+    add_catalog(app)
+    apply(client, apply_form)
+    first = the_lead(app)
+    with app.app_context():
+        second = Lead(**{c: getattr(first, c) for c in ("role", "patient_age", "diagnosis", "country",
+                        "name", "email", "contact_method", "consent_version", "consent_at")})
+        third = Lead(**{c: getattr(first, c) for c in ("role", "patient_age", "diagnosis", "country",
+                       "name", "email", "contact_method", "consent_version", "consent_at")})
+        db.session.add_all([second, third])
+        db.session.flush()
+        # Stored out of rank order: the column follows the rank, not the row order.
+        for rank, nct_id in [(3, "NCT99990103"), (1, "NCT99990101"), (2, "NCT99990102")]:
+            db.session.add(LeadMatch(lead_id=second.id, rank=rank, nct_id=nct_id, shown={}))
+        db.session.commit()
+    header, *rows = csv_rows(staff_client)
+    assert header[-1] == "matched_nct_ids"
+    assert [row[-1] for row in rows] == [
+        "NCT99990001 NCT99990002 NCT99990003",
+        "NCT99990101 NCT99990102 NCT99990103",
+        "",
+    ]
+
+
+def test_the_csv_column_follows_matching_again(app, client, apply_form, staff_client):
+    add_catalog(app)
+    apply(client, apply_form)
+    lead = the_lead(app)
+    add_trial(app, "NCT99990009", sites=[("SE", "RECRUITING")] * 9)
+    match_again(staff_client, lead.id)
+    [_, row] = csv_rows(staff_client)
+    assert row[-1] == "NCT99990009 NCT99990001 NCT99990002 NCT99990003"
