@@ -311,3 +311,30 @@ def test_requests_keep_a_minimum_interval(api):
     fake.now += 2.0
     client.get_json("/studies", {}, "page 1")
     assert fake.slept == [1.0]
+
+
+def test_an_answer_that_is_not_json_is_tried_again(api, monkeypatch):
+    client, fake = fake_client(api, backoff=0.5, interval=0, attempts=2)
+    original = Handler.send_json
+
+    def broken_once(self, status, body, headers=None):
+        if len(self.server.requests) == 1:
+            data = b"<html>gateway hiccup</html>"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        else:
+            original(self, status, body, headers)
+
+    monkeypatch.setattr(Handler, "send_json", broken_once)
+    assert client.get_json("/studies", {}, "page 1")["nextPageToken"] == "FICTIONALPAGE2"
+    assert fake.slept == [0.5]
+    assert client.requests == 2
+
+
+def test_the_sync_help_says_what_it_does(make_app):
+    result = make_app().test_cli_runner().invoke(args=["trials", "sync", "--help"])
+    assert result.exit_code == 0
+    for words in ("not-yet-recruiting", "following every", "Retry-After", "--max-pages", "--interval"):
+        assert words in result.output
