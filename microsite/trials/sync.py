@@ -118,9 +118,8 @@ class Client:
             except (json.JSONDecodeError, UnicodeDecodeError):
                 problem = "the answer is not JSON"
             if attempt == self.attempts:
-                raise SyncError(
-                    f"GET {path} ({what}) failed {self.attempts} times, the last: {problem}"
-                )
+                times = "once:" if self.attempts == 1 else f"{self.attempts} times, the last:"
+                raise SyncError(f"GET {path} ({what}) failed {times} {problem}")
             wait = self.backoff * 2 ** (attempt - 1)
             if retry_after is not None:
                 wait = max(wait, retry_after)
