@@ -326,3 +326,10 @@ def test_the_consent_text_shown_names_the_organisation(make_app):
     app = make_app(ORG_NAME="Kids Trials Net")
     html = app.test_client().get("/apply").get_data(as_text=True)
     assert "I agree that Kids Trials Net stores what I entered here" in html
+
+
+def test_a_blank_optional_choice_is_stored_as_no_answer(client, app, apply_form):
+    """Found by the property test: " " slipped past Optional() and hit the check constraint."""
+    assert client.post("/apply", data=apply_form(treatment_stage="   ")).status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(Lead.treatment_stage)) is None

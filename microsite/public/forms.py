@@ -22,7 +22,7 @@ from ..choices import (
     ROLES,
     TREATMENT_STAGES,
 )
-from ..validators import WholeNumberField, YesCheckbox, email_field, empty_to_none, text_field
+from ..validators import WholeNumberField, YesCheckbox, email_field, empty_to_none, strip, text_field
 
 _IDEMPOTENCY_KEY = re.compile(r"[0-9a-f]{32}")
 
@@ -94,7 +94,8 @@ class ApplyForm(VisitorForm):
         "Where is the patient in treatment? (optional)",
         choices=_options(TREATMENT_STAGES, "Prefer not to say"),
         validators=[Optional()],
-        filters=[empty_to_none],
+        # Optional() lets blank input through unchecked: make " " the empty answer it is.
+        filters=[strip, empty_to_none],
         invalid_choice_message="Choose one of the listed stages, or “Prefer not to say”.",
     )
     country = SelectField(
