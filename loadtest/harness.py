@@ -32,7 +32,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 # Ports for the services: below the kernel's ephemeral range (32768 and up), so that no
 # outgoing connection can take a port between the moment it is found free and its use.
 PORTS = range(20000, 32768)
@@ -187,34 +186,52 @@ def tail(path: Path, lines: int = 15) -> str:
 # --- PostgreSQL -----------------------------------------------------------------------------
 
 
+def postgres_bin() -> Path:
+    """PG_BIN, or else the newest PostgreSQL in Debian's /usr/lib/postgresql/VERSION/bin."""
+    if os.environ.get("PG_BIN"):
+        return Path(os.environ["PG_BIN"])
+    found = [path.parent for path in Path("/usr/lib/postgresql").glob("*/bin/initdb")
+             if path.parent.parent.name.isdigit()]
+    return max(found, key=lambda path: int(path.parent.name), default=Path("/usr/lib/postgresql/15/bin"))
+
+
 class Postgres:
-    """A throwaway PostgreSQL cluster on a loopback port (initdb refuses root: when run as
-    root, the server runs as the postgres user)."""
+    """A throwaway PostgreSQL cluster on a loopback port with a random password (initdb
+    refuses root: when run as root, the server runs as the postgres user)."""
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
+        self.bin = postgres_bin()
+        self.password = secrets.token_hex(16)
         self.home = workspace.path / "postgresql"
         self.data = self.home / "data"
         self.log = self.home / "server.log"
         self.port = workspace.port()
         self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
-    def _run(self, *argv: str) -> None:
+    def _run(self, program: str, *args: str) -> None:
         done = subprocess.run(
-            [*self.as_postgres, *argv], cwd=self.home, capture_output=True, text=True
+            [*self.as_postgres, str(self.bin / program), *args], cwd=self.home,
+            env={**os.environ, "PGPASSWORD": self.password}, capture_output=True, text=True,
         )
         if done.returncode != 0:
-            raise ScenarioError(f"{Path(argv[0]).name} failed: {done.stderr.strip()[-500:]}\n{tail(self.log)}")
+            raise ScenarioError(f"{program} failed: {done.stderr.strip()[-500:]}\n{tail(self.log)}")
 
     def create(self, database: str = "loadtest") -> str:
         """initdb, start, create the database; returns its SQLAlchemy URL."""
-        if not (PG_BIN / "initdb").exists():
-            raise ScenarioError(f"PostgreSQL is not installed in {PG_BIN} (set PG_BIN)")
-        self.home.mkdir()
+        if not (self.bin / "initdb").exists():
+            raise ScenarioError(f"PostgreSQL is not installed in {self.bin} (apt-get install -y "
+                                "postgresql, or set PG_BIN)")
+        self.home.mkdir(mode=0o700)
+        password_file = self.home / "password"
+        password_file.write_text(self.password + "\n")  # never on a command line
+        password_file.chmod(0o600)
         if self.as_postgres:
             shutil.chown(self.home, "postgres", "postgres")
-        self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                  "-E", "UTF8", "--no-sync", "--no-instructions")
+            shutil.chown(password_file, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", f"--pwfile={password_file}",
+                  "--auth=scram-sha-256", "-E", "UTF8", "--no-sync", "--no-instructions")
+        password_file.unlink()
         with open(self.data / "postgresql.conf", "a") as conf:
             conf.write(
                 f"\nlisten_addresses = '127.0.0.1'\nport = {self.port}\n"
@@ -222,17 +239,17 @@ class Postgres:
             )
         self.workspace.callback(self.stop, "immediate", check=False)
         self.start()
-        self._run(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", database)
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", database)
+        return f"postgresql+psycopg://postgres:{self.password}@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> None:
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
 
     def stop(self, mode: str = "fast", check: bool = True) -> None:
         if not (self.data / "postmaster.pid").exists():
             return
         try:
-            self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
+            self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
         except ScenarioError:
             if check:
                 raise
@@ -242,23 +259,24 @@ class Postgres:
 
 
 class Redis:
-    """A throwaway redis-server on a loopback port, nothing saved to disk."""
+    """A throwaway redis-server on a loopback port with a random password, nothing saved."""
 
     def __init__(self, workspace: Workspace) -> None:
         self.port = workspace.port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        password = secrets.token_hex(16)
+        self.url = f"redis://:{password}@127.0.0.1:{self.port}/0"
         server = shutil.which("redis-server")
         if server is None:
             raise ScenarioError("redis-server is not installed (apt-get install -y redis-server)")
         log = workspace.path / "redis.log"
-        workspace.spawn(
-            [server, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-             "--appendonly", "no", "--dir", str(workspace.path)],
-            log,
-        )
+        conf = workspace.path / "redis.conf"  # the password in a file, not on a command line
+        conf.touch(mode=0o600)
+        conf.write_text(f"bind 127.0.0.1\nport {self.port}\nrequirepass {password}\nsave \"\"\n"
+                        f"appendonly no\ndir {workspace.path}\n")
+        workspace.spawn([server, str(conf)], log)
         import redis
 
-        self.client = redis.Redis(port=self.port, socket_timeout=5)
+        self.client = redis.Redis(port=self.port, password=password, socket_timeout=5)
         workspace.callback(self.client.close)
 
         def answers() -> bool:
