@@ -6,7 +6,12 @@ import logging
 
 from flask import Flask, g, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    PendingRollbackError,
+)
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .extensions import db, login_manager
@@ -14,7 +19,8 @@ from .extensions import db, login_manager
 log = logging.getLogger(__name__)
 
 # The database is down, restarting or too busy: the request can be tried again later.
-DATABASE_ERRORS = (OperationalError, InterfaceError, DisconnectionError)
+# PendingRollbackError: a connection lost earlier in the same transaction.
+DATABASE_ERRORS = (OperationalError, InterfaceError, DisconnectionError, PendingRollbackError)
 RETRY_AFTER_SECONDS = 30
 
 
