@@ -139,6 +139,13 @@ TRIALS = [
      ["Neuroblastoma"], [], None, None, []),
 ]
 
+SWEDISH_SITES = [
+    ("Astrid Lindgren Children's Hospital, Karolinska University Hospital", "Stockholm"),
+    ("Queen Silvia Children's Hospital, Sahlgrenska University Hospital", "Göteborg"),
+    ("Skåne University Hospital", "Lund"),
+    ("Uppsala University Children's Hospital", "Uppsala"),
+]
+
 
 def add_trials(server, country: str) -> None:
     """Three neuroblastoma trials; their sites are in ``country`` (the last two elsewhere)."""
@@ -151,6 +158,7 @@ def add_trials(server, country: str) -> None:
                 diagnoses=synonyms.diagnoses_key(conditions),
             )
             here = country if nct_id == "NCT99990001" else "US"
+            sites = SWEDISH_SITES if here == "SE" else sites
             trial.sites = [TrialSite(facility=f, city=c, country_code=here, status="RECRUITING") for f, c in sites]
             db.session.add(trial)
         db.session.commit()
