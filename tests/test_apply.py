@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from microsite.extensions import db
 from microsite.leads import CONSENT_VERSION
 from microsite.models import Lead
+from tests.conftest import VALID_APPLICATION, rendered_hidden_fields
 
 
 def leads(app) -> list[Lead]:
@@ -333,3 +334,17 @@ def test_a_blank_optional_choice_is_stored_as_no_answer(client, app, apply_form)
     assert client.post("/apply", data=apply_form(treatment_stage="   ")).status_code == 303
     with app.app_context():
         assert db.session.scalar(select(Lead.treatment_stage)) is None
+
+
+def test_every_visitor_gets_their_own_token_and_key_on_the_form_rendered_once(app):
+    """The empty form is rendered once per worker; its CSRF token and idempotency key are not."""
+    first, second = app.test_client(), app.test_client()
+    pages = [first.get("/apply"), first.get("/apply"), second.get("/apply")]
+    fields = [rendered_hidden_fields(page.get_data(as_text=True)) for page in pages]
+    assert len({f["idempotency_key"] for f in fields}) == 3
+    assert all(re.fullmatch(r"[0-9a-f]{32}", f["idempotency_key"]) for f in fields)
+    assert fields[0]["csrf_token"] != fields[2]["csrf_token"]  # another visitor, another session
+    assert "placeholder" not in pages[0].get_data(as_text=True)
+    for client, page in ((first, fields[1]), (second, fields[2])):
+        data = {**page, **VALID_APPLICATION}
+        assert client.post("/apply", data=data).status_code == 303

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 from flask import current_app, redirect, render_template, request, session, url_for
 from flask_limiter import RateLimitExceeded
-from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFError, generate_csrf
 
 from .. import attribution, lifecycle, referrals, suppression
 from ..caching import no_store, rendered_once, shared_cache
@@ -54,9 +55,31 @@ def render_apply(form: ApplyForm, status: int, problem: str | None = None):
     return page, status
 
 
+# The empty form is the same for every visitor but for two values, so it is rendered once
+# per worker with placeholders, and each visitor gets their own CSRF token and key.
+_TOKEN_PLACEHOLDER = "csrf-token-placeholder"
+_KEY_PLACEHOLDER = "idempotency-key-placeholder"
+
+
+def blank_apply_page() -> str:
+    pages = current_app.extensions.setdefault("microsite.blank_forms", {})
+    if "apply" not in pages:
+        form = ApplyForm(formdata=None)
+        form.csrf_token.current_token = _TOKEN_PLACEHOLDER
+        form.idempotency_key.data = _KEY_PLACEHOLDER
+        pages["apply"], _ = render_apply(form, 200)
+    return (
+        pages["apply"]
+        .replace(_TOKEN_PLACEHOLDER, generate_csrf())
+        .replace(_KEY_PLACEHOLDER, uuid.uuid4().hex)
+    )
+
+
 @bp.route("/apply", methods=["GET", "POST"])
 @limiter.limit(limit_from("APPLY_RATE_LIMIT"), methods=["POST"])
 def apply():
+    if request.method == "GET" and current_app.config["WTF_CSRF_ENABLED"]:
+        return blank_apply_page()
     form = ApplyForm()
     if not form.validate_on_submit():
         return render_apply(form, 422 if form.is_submitted() else 200)
