@@ -51,17 +51,25 @@ test: install-dev ## Run the whole test suite with branch coverage: on SQLite, t
 		echo "The PostgreSQL run was skipped: set TEST_DATABASE_URL, e.g. to postgresql+psycopg://postgres@127.0.0.1:5433/microsite_test, to run the suite on PostgreSQL as well (README, Tests)."; \
 	fi
 
-bench: install ## Benchmarks: CSV export vs sqlite3 -csv, HTTP (wrk) vs hello-world; BENCH=export or BENCH=http runs one
-	@case "$(BENCH)" in ""|all|export|http) ;; *) echo "BENCH must be export, http or all, not $(BENCH)"; exit 1;; esac
-	@if [ "$(BENCH)" != http ]; then \
+BENCHES := export http trials
+
+bench: install ## Benchmarks: CSV export vs sqlite3 -csv, HTTP (wrk) vs hello-world, trial import and matching; BENCH=export|http|trials runs one
+	@case "$(BENCH)" in ""|all|export|http|trials) ;; *) echo "BENCH must be one of: $(BENCHES), all; not $(BENCH)"; exit 1;; esac
+	@if [ "$(BENCH)" = "" ] || [ "$(BENCH)" = all ] || [ "$(BENCH)" = export ]; then \
 		command -v sqlite3 >/dev/null || { echo "bench needs the sqlite3 command: install it with: apt-get install -y sqlite3"; exit 1; }; \
 		echo "$(VENV)/bin/python bench/export_bench.py"; \
 		$(VENV)/bin/python bench/export_bench.py || exit 1; \
 	fi
-	@if [ "$(BENCH)" != export ]; then \
+	@if [ "$(BENCH)" = "" ] || [ "$(BENCH)" = all ] || [ "$(BENCH)" = http ]; then \
 		command -v wrk >/dev/null || { echo "bench needs wrk: install it with: apt-get install -y wrk"; exit 1; }; \
 		echo "$(VENV)/bin/python bench/http_bench.py $(HTTP_BENCH_ARGS)"; \
-		$(VENV)/bin/python bench/http_bench.py $(HTTP_BENCH_ARGS); \
+		$(VENV)/bin/python bench/http_bench.py $(HTTP_BENCH_ARGS) || exit 1; \
+	fi
+	@if [ "$(BENCH)" = "" ] || [ "$(BENCH)" = all ] || [ "$(BENCH)" = trials ]; then \
+		echo "$(VENV)/bin/python bench/trials_import_bench.py"; \
+		$(VENV)/bin/python bench/trials_import_bench.py || exit 1; \
+		echo "$(VENV)/bin/python bench/matching_bench.py"; \
+		$(VENV)/bin/python bench/matching_bench.py || exit 1; \
 	fi
 
 loadtest: install ## Load and fault tests on gunicorn: 2,000 applications (SQLite; two instances on PostgreSQL and Redis), a killed worker, a reload, the database stopped
