@@ -403,3 +403,13 @@ def test_a_matching_failure_keeps_the_lead_without_matches(app, client, apply_fo
     assert failures == [f"lead {lead_id}: trial matching failed (RuntimeError); no matches stored"]
     assert not any("Alex" in r.getMessage() or "neuroblastoma" in r.getMessage() for r in caplog.records)
     assert client.get("/apply/thanks").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("status", "label"),
+    [("RECRUITING", "Recruiting"), ("NOT_YET_RECRUITING", "Not yet recruiting"),
+     ("ACTIVE_NOT_RECRUITING", "Active, not recruiting"), ("SOMETHING_NEW", "Something new"),
+     (None, "Unknown")],
+)
+def test_statuses_in_words(status, label):
+    assert matching.status_label(status) == label
