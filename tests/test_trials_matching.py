@@ -135,6 +135,8 @@ NAMED = [
     (["NEUROBLASTOMA"], {"neuroblastoma"}),  # phrases ignore case
     (["Neuroblastomas"], {"neuroblastoma"}),
     (["Pediatric Cancer"], set()),
+    (["Acute Leukemia"], {"all", "aml"}),  # either acute leukemia may fit
+    (["Chronic Leukemia"], set()),
     ([""], set()),
     ([], set()),
 ]

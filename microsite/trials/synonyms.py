@@ -25,14 +25,14 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "precursor t-cell lymphoblastic leukemia-lymphoma",
         "b lymphoblastic leukemia", "t lymphoblastic leukemia",
         "precursor cell lymphoblastic leukemia-lymphoma", "leukemia, lymphoblastic, acute",
-        "leukemia, lymphoid, acute",
+        "leukemia, lymphoid, acute", "acute leukemia", "childhood acute leukemia",
     ),
     "aml": (
         "AML", "acute myeloid leukemia", "acute myelogenous leukemia",
         "acute myeloblastic leukemia", "acute nonlymphocytic leukemia",
         "acute non lymphocytic leukemia", "acute promyelocytic leukemia",
         "acute megakaryoblastic leukemia", "myeloid leukemia associated with down syndrome",
-        "leukemia, myeloid, acute",
+        "leukemia, myeloid, acute", "acute leukemia", "childhood acute leukemia",
     ),
     "cml": (
         "CML", "chronic myeloid leukemia", "chronic myelogenous leukemia",
