@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from .ratelimit import client_key
+from .ratelimit import client_key, has_no_limit
 
 # Named constraints, so migrations can refer to them on every database.
 NAMING_CONVENTION = {
@@ -30,4 +30,5 @@ migrate = Migrate(render_as_batch=True, compare_type=True)
 csrf = CSRFProtect()
 # Limits per client; storage from RATELIMIT_STORAGE_URI (memory, or Redis in production).
 limiter = Limiter(key_func=client_key)
+limiter.request_filter(has_no_limit)
 login_manager = LoginManager()
