@@ -20,6 +20,11 @@ from tests.conftest import (
 )
 
 
+pytestmark = pytest.mark.sqlite_only(
+    "moves the SQLite file away; `make loadtest` (database_down) stops a real PostgreSQL"
+)
+
+
 class Outage:
     def __init__(self, app, database):
         self.app, self.database = app, database
