@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tools.machine import cpu_and_ram  # noqa: E402
+from tools.measure import measure  # noqa: E402
 from microsite.choices import (  # noqa: E402
     ADULT_AGE,
     CONTACT_METHODS,
@@ -189,41 +190,6 @@ def fill(db_path: Path, rng: random.Random, have: int, want: int, total: int) ->
 # --- measuring ----------------------------------------------------------------------------
 
 
-# Peak RSS comes from wait4 on the measured process. On Linux a child's ru_maxrss also counts
-# the memory of the process that forked it, as it was at the fork (vfork: that process's
-# own peak), so a big parent (this script, after generating data) would be the floor of
-# every figure. A fresh, small launcher forks each command instead, waits for it with
-# wait4 and prints its wall time and ru_maxrss; its own start-up is not timed.
-LAUNCHER = """
-import os, sys, time
-out, argv = sys.argv[1], sys.argv[2:]
-fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-started = time.perf_counter()
-pid = os.fork()
-if pid == 0:
-    try:
-        os.dup2(fd, 1)
-        os.execvp(argv[0], argv)
-    finally:
-        os._exit(127)
-_, status, usage = os.wait4(pid, 0)
-print(time.perf_counter() - started, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
-"""
-
-
-def measure(argv: list[str], out: str, env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one run of argv, its standard output to out."""
-    launcher = subprocess.run([sys.executable, "-I", "-S", "-c", LAUNCHER, out, *argv],
-                              cwd=ROOT, env=env, capture_output=True, text=True)
-    try:
-        elapsed, maxrss_kib, code = launcher.stdout.split()
-    except ValueError:
-        code = "?"
-    if launcher.returncode != 0 or code != "0":
-        sys.exit(f"{argv[0]} failed ({code}): {launcher.stderr}")
-    return float(elapsed), int(maxrss_kib) / 1024  # ru_maxrss is in KiB on Linux
-
-
 def rows_in(path: Path) -> int:
     """Data rows in a CSV file without embedded newlines (the generated data has none)."""
     lines = 0
@@ -246,10 +212,10 @@ def bench_size(db_path: Path, work: Path, rows: int) -> dict:
         sys.exit(f"row counts differ: expected {rows}, app {app_rows}, sqlite3 {cli_rows}")
     result = {
         "rows": rows,
-        "app_s": statistics.median(t for t, _ in app_runs),
-        "cli_s": statistics.median(t for t, _ in cli_runs),
-        "app_mb": max(m for _, m in app_runs),
-        "cli_mb": max(m for _, m in cli_runs),
+        "app_s": statistics.median(run.seconds for run in app_runs),
+        "cli_s": statistics.median(run.seconds for run in cli_runs),
+        "app_mb": max(run.peak_mib for run in app_runs),
+        "cli_mb": max(run.peak_mib for run in cli_runs),
         "app_bytes": app_out.stat().st_size,
         "cli_bytes": sqlite_out.stat().st_size,
     }
@@ -333,7 +299,7 @@ def main() -> None:
         sys.exit("the sqlite3 command is missing: install it with: apt-get install -y sqlite3")
 
     print(f"machine: {machine()}", flush=True)
-    floor_mb = max(measure(["true"], os.devnull)[1] for _ in range(REPEATS))
+    floor_mb = max(measure(["true"], os.devnull).peak_mib for _ in range(REPEATS))
     work = Path(tempfile.mkdtemp(prefix="export-bench-"))
     try:
         db_path = work / "bench.sqlite3"

@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tools.machine import cpu_and_ram  # noqa: E402
+from tools.measure import measure  # noqa: E402
 from microsite.trials.synonyms import SYNONYMS  # noqa: E402
 
 FLASK = str(Path(sys.executable).with_name("flask"))
@@ -136,46 +137,10 @@ def write_files(folder: Path, count: int) -> tuple[Path, Path, int]:
     return ndjson, archive, sites
 
 
-# Peak RSS comes from wait4 on the measured process, through a fresh small launcher: a
-# child's ru_maxrss starts from its parent's size at the fork, and this script is big after
-# generating data (the same launcher as bench/export_bench.py).
-LAUNCHER = """
-import os, sys, time
-out, argv = sys.argv[1], sys.argv[2:]
-fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-started = time.perf_counter()
-pid = os.fork()
-if pid == 0:
-    try:
-        os.dup2(fd, 1)
-        os.dup2(fd, 2)
-        os.execvp(argv[0], argv)
-    finally:
-        os._exit(127)
-_, status, usage = os.wait4(pid, 0)
-print(time.perf_counter() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss,
-      os.waitstatus_to_exitcode(status))
-"""
-
-
 def app_env(db_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(DATABASE_URL=f"sqlite:///{db_path}", SECRET_KEY=SECRET_KEY, MICROSITE_ENV="development")
     return env
-
-
-def measure(argv: list[str], out: Path, env: dict[str, str]) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds and peak RSS (MiB) of one run of argv; its output goes to
-    ``out``. CPU time says more than wall time on a busy machine."""
-    launcher = subprocess.run([sys.executable, "-I", "-S", "-c", LAUNCHER, str(out), *argv],
-                              cwd=ROOT, env=env, capture_output=True, text=True)
-    try:
-        elapsed, cpu, maxrss_kib, code = launcher.stdout.split()
-    except ValueError:
-        code = "?"
-    if launcher.returncode != 0 or code != "0":
-        sys.exit(f"{argv[0]} failed ({code}): {launcher.stderr}{out.read_text()[-2000:]}")
-    return float(elapsed), float(cpu), int(maxrss_kib) / 1024
 
 
 def import_into_fresh_database(work: Path, path: Path, count: int, sites: int) -> list[dict]:
@@ -186,7 +151,8 @@ def import_into_fresh_database(work: Path, path: Path, count: int, sites: int) -
     results = []
     for run in ("new", "again"):
         out = work / f"{path.stem}-{run}.out"
-        elapsed, cpu, peak = measure([FLASK, "--app", "microsite", "trials", "import", str(path)], out, env)
+        measured = measure([FLASK, "--app", "microsite", "trials", "import", str(path)], out, env, errors_to_out=True)
+        elapsed, cpu, peak = measured.seconds, measured.cpu_seconds, measured.peak_mib
         summary = next(line for line in out.read_text().splitlines() if line.startswith("Studies:"))
         with sqlite3.connect(db_path) as connection:
             trials, stored_sites = (connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
