@@ -475,13 +475,7 @@ def parse_study(raw: object) -> Study:
     }
 
     sites = []
-    locations = places.get("locations") or []
-    if not isinstance(locations, list):
-        raise Malformed("contactsLocationsModule.locations is not a list")
-    for index, location in enumerate(locations):
-        path = f"contactsLocationsModule.locations[{index}]"
-        if not isinstance(location, dict):
-            raise Malformed(f"{path} is not an object")
+    for path, location in _objects_in(places, "locations"):
         values = {
             key: _text(location.get(source), f"{path}.{source}", SITE_LENGTHS[key])
             for key, source in (
@@ -499,13 +493,7 @@ def parse_study(raw: object) -> Study:
         sites.append(values)
 
     contacts = []
-    central = places.get("centralContacts") or []
-    if not isinstance(central, list):
-        raise Malformed("contactsLocationsModule.centralContacts is not a list")
-    for index, contact in enumerate(central):
-        path = f"contactsLocationsModule.centralContacts[{index}]"
-        if not isinstance(contact, dict):
-            raise Malformed(f"{path} is not an object")
+    for path, contact in _objects_in(places, "centralContacts"):
         values = {
             key: _text(contact.get(key), f"{path}.{key}", length)
             for key, length in CONTACT_LENGTHS.items()
@@ -516,6 +504,19 @@ def parse_study(raw: object) -> Study:
         contacts.append(values)
     return Study(trial, sites, contacts)
 
+
+
+def _objects_in(places: dict, key: str) -> Iterator[tuple[str, dict]]:
+    """The objects of the list ``contactsLocationsModule.<key>``, each with its path; a list
+    that is not one, or an item that is not an object, makes the record malformed."""
+    items = places.get(key) or []
+    if not isinstance(items, list):
+        raise Malformed(f"contactsLocationsModule.{key} is not a list")
+    for index, item in enumerate(items):
+        path = f"contactsLocationsModule.{key}[{index}]"
+        if not isinstance(item, dict):
+            raise Malformed(f"{path} is not an object")
+        yield path, item
 
 # Upserting -------------------------------------------------------------------------------
 
