@@ -37,13 +37,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tools.machine import cpu_and_ram  # noqa: E402
+
 AUDIT = Path(__file__).resolve().parent
 LIGHTHOUSE = AUDIT / "node_modules" / ".bin" / "lighthouse"
 FLASK = str(Path(sys.executable).with_name("flask"))
 SECRET_KEY = "lighthouse-audit-key-not-a-secret"
 DEFAULT_CHROME = "/usr/bin/chromium"
-CHROME_FLAGS = ("--headless=new --no-sandbox --disable-gpu --disable-background-networking "
-                "--disable-component-update --disable-sync --no-first-run")
+CHROME_FLAGS = (
+    "--headless=new --no-sandbox --disable-gpu --disable-background-networking "
+    "--disable-component-update --disable-sync --no-first-run"
+)
 PAGES = ("/", "/apply", "/share")
 CATEGORIES = (  # Lighthouse's id, the column title, the target score
     ("performance", "performance", 95),
@@ -83,8 +86,9 @@ def app_env(work: Path, port: int) -> dict[str, str]:
 
 
 def flask(args: list[str], env: dict[str, str]) -> None:
-    done = subprocess.run([FLASK, "--app", "microsite", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [FLASK, "--app", "microsite", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     if done.returncode != 0:
         raise AuditError(f"flask {' '.join(args)} failed:\n{done.stderr.strip()}")
 
@@ -93,9 +97,23 @@ def start_server(work: Path, port: int, env: dict[str, str]) -> tuple[subprocess
     log_path = work / "server.log"
     log = open(log_path, "w")
     server = subprocess.Popen(
-        [FLASK, "--app", "microsite", "run", "--host", "127.0.0.1", "--port", str(port),
-         "--no-debugger", "--no-reload"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            FLASK,
+            "--app",
+            "microsite",
+            "run",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-debugger",
+            "--no-reload",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     log.close()
     deadline = time.monotonic() + STARTUP_SECONDS
@@ -111,8 +129,9 @@ def start_server(work: Path, port: int, env: dict[str, str]) -> tuple[subprocess
             pass
         time.sleep(0.2)
     stop_server(server)
-    raise AuditError(f"{url} did not answer 200 within {STARTUP_SECONDS} s:\n"
-                     f"{log_path.read_text()}")
+    raise AuditError(
+        f"{url} did not answer 200 within {STARTUP_SECONDS} s:\n{log_path.read_text()}"
+    )
 
 
 def stop_server(server: subprocess.Popen) -> None:
@@ -132,20 +151,29 @@ def stop_server(server: subprocess.Popen) -> None:
 
 
 def lighthouse(url: str, out: Path, chrome: str, desktop: bool, profile: Path) -> dict:
-    argv = [str(LIGHTHOUSE), url, "--output=json", f"--output-path={out}", "--quiet",
-            f"--chrome-flags={CHROME_FLAGS} --user-data-dir={profile}",
-            "--only-categories=" + ",".join(c for c, _, _ in CATEGORIES)]
+    argv = [
+        str(LIGHTHOUSE),
+        url,
+        "--output=json",
+        f"--output-path={out}",
+        "--quiet",
+        f"--chrome-flags={CHROME_FLAGS} --user-data-dir={profile}",
+        "--only-categories=" + ",".join(c for c, _, _ in CATEGORIES),
+    ]
     if desktop:
         argv.append("--preset=desktop")
     env = dict(os.environ, CHROME_PATH=chrome)
     try:
-        done = subprocess.run(argv, cwd=AUDIT, env=env, capture_output=True, text=True,
-                              timeout=LIGHTHOUSE_SECONDS)
+        done = subprocess.run(
+            argv, cwd=AUDIT, env=env, capture_output=True, text=True, timeout=LIGHTHOUSE_SECONDS
+        )
     except subprocess.TimeoutExpired:
         raise AuditError(f"Lighthouse on {url} took over {LIGHTHOUSE_SECONDS} s") from None
     if done.returncode != 0 or not out.exists():
-        raise AuditError(f"Lighthouse on {url} failed ({done.returncode}):\n"
-                         f"{(done.stderr or done.stdout).strip()[-3000:]}")
+        raise AuditError(
+            f"Lighthouse on {url} failed ({done.returncode}):\n"
+            f"{(done.stderr or done.stdout).strip()[-3000:]}"
+        )
     report = json.loads(out.read_text())
     if report.get("runtimeError"):
         error = report["runtimeError"]
@@ -165,7 +193,11 @@ def losing_audits(report: dict, category: str) -> list[dict]:
     found = []
     for ref in report["categories"][category]["auditRefs"]:
         audit = audits.get(ref["id"], {})
-        mode, value, weight = audit.get("scoreDisplayMode"), audit.get("score"), ref.get("weight", 0)
+        mode, value, weight = (
+            audit.get("scoreDisplayMode"),
+            audit.get("score"),
+            ref.get("weight", 0),
+        )
         if mode != "error" and (weight == 0 or value is None or value >= 1):
             continue
         found.append(audit_summary(ref["id"], audit, weight))
@@ -182,7 +214,11 @@ def hints(report: dict) -> list[dict]:
     for ref in report["categories"]["performance"]["auditRefs"]:
         audit = audits.get(ref["id"], {})
         if ref.get("weight", 0) or audit.get("scoreDisplayMode") in (
-                "notApplicable", "manual", "informative", "error"):
+            "notApplicable",
+            "manual",
+            "informative",
+            "error",
+        ):
             continue
         if audit.get("score") is not None and audit["score"] < 1:
             found.append(audit_summary(ref["id"], audit, 0))
@@ -206,8 +242,11 @@ def failing_items(audit: dict, limit: int = 5) -> list[str]:
     details = audit.get("details") or {}
     items = details.get("items") or []
     if isinstance(items, dict):  # a checklist: the checks that failed
-        return [check.get("label", name) for name, check in items.items()
-                if isinstance(check, dict) and check.get("value") is False]
+        return [
+            check.get("label", name)
+            for name, check in items.items()
+            if isinstance(check, dict) and check.get("value") is False
+        ]
     lines = []
     for item in items[:limit]:
         if not isinstance(item, dict):
@@ -218,9 +257,11 @@ def failing_items(audit: dict, limit: int = 5) -> list[str]:
             explanation = node.get("explanation", "")
             lines.append(f"{label}  {explanation}".strip().replace("\n", " "))
         elif item.get("url"):
-            extra = [f"{k}={item[k]}" for k in ("statusCode", "wastedBytes", "wastedMs",
-                                                "cacheLifetimeMs", "totalBytes")
-                     if item.get(k) not in (None, "")]
+            extra = [
+                f"{k}={item[k]}"
+                for k in ("statusCode", "wastedBytes", "wastedMs", "cacheLifetimeMs", "totalBytes")
+                if item.get(k) not in (None, "")
+            ]
             lines.append(f"{item['url']} {' '.join(extra)}".strip())
         elif item.get("description"):
             lines.append(str(item["description"]))
@@ -259,8 +300,9 @@ def table(rows: list[tuple[str, dict]]) -> str:
         cells = []
         for category, _, target in CATEGORIES:
             value = score(report, category)
-            cells.append("n/a" if value is None else
-                         f"{value}" if value >= target else f"**{value}**")
+            cells.append(
+                "n/a" if value is None else f"{value}" if value >= target else f"**{value}**"
+            )
         lines.append(f"| `{page}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -279,8 +321,10 @@ def shortfalls(label: str, rows: list[tuple[str, dict]], origin: str) -> list[st
             for audit in audits:
                 shown = "error" if audit["score"] is None else f"{audit['score']:.2f}"
                 display = f" - {audit['display']}" if audit["display"] else ""
-                lines.append(f"  {audit['id']} (score {shown}, weight {audit['weight']}): "
-                             f"{audit['title']}{display}")
+                lines.append(
+                    f"  {audit['id']} (score {shown}, weight {audit['weight']}): "
+                    f"{audit['title']}{display}"
+                )
                 lines.extend(f"      {item.replace(origin, '')}" for item in audit["items"])
     return lines
 
@@ -308,19 +352,28 @@ def hint_report(rows: list[tuple[str, dict]], origin: str) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--desktop", action="store_true",
-                        help="also run Lighthouse's desktop preset (mobile is always run)")
-    parser.add_argument("--pages", default=",".join(PAGES),
-                        help=f"comma-separated paths (default {','.join(PAGES)})")
-    parser.add_argument("--keep", metavar="DIR",
-                        help="copy the JSON reports and the server log into DIR")
+    parser.add_argument(
+        "--desktop",
+        action="store_true",
+        help="also run Lighthouse's desktop preset (mobile is always run)",
+    )
+    parser.add_argument(
+        "--pages",
+        default=",".join(PAGES),
+        help=f"comma-separated paths (default {','.join(PAGES)})",
+    )
+    parser.add_argument(
+        "--keep", metavar="DIR", help="copy the JSON reports and the server log into DIR"
+    )
     args = parser.parse_args()
     pages = [p.strip() for p in args.pages.split(",") if p.strip()]
 
     chrome = os.environ.get("CHROME_PATH", DEFAULT_CHROME)
     if not (os.path.isfile(chrome) and os.access(chrome, os.X_OK)):
-        print(f"audit: no Chromium at {chrome}: apt-get install -y chromium "
-              f"(or set CHROME_PATH)", file=sys.stderr)
+        print(
+            f"audit: no Chromium at {chrome}: apt-get install -y chromium (or set CHROME_PATH)",
+            file=sys.stderr,
+        )
         return 2
     if not LIGHTHOUSE.exists():
         print(f"audit: {LIGHTHOUSE} is missing: run npm ci --prefix audit", file=sys.stderr)
@@ -337,8 +390,7 @@ def main() -> int:
         flask(["content", "load"], env)
         origin = f"http://127.0.0.1:{port}"
         server, log_path = start_server(work, port, env)
-        print(f"serving a throwaway copy on {origin} (flask run, debug off)",
-              flush=True)
+        print(f"serving a throwaway copy on {origin} (flask run, debug off)", flush=True)
         forms = ["mobile", "desktop"] if args.desktop else ["mobile"]
         for form in forms:
             for page in pages:
@@ -346,8 +398,7 @@ def main() -> int:
                 slug = page.strip("/").replace("/", "-") or "home"
                 out = work / f"{form}-{slug}.json"
                 profile = work / f"chrome-{form}-{slug}"
-                report = lighthouse(f"{origin}{page}", out, chrome,
-                                    form == "desktop", profile)
+                report = lighthouse(f"{origin}{page}", out, chrome, form == "desktop", profile)
                 results[form].append((page, report))
         if args.keep:
             keep = Path(args.keep)

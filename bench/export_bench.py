@@ -31,8 +31,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tools.machine import cpu_and_ram  # noqa: E402
-from tools.measure import measure  # noqa: E402
 from microsite.choices import (  # noqa: E402
     ADULT_AGE,
     CONTACT_METHODS,
@@ -44,6 +42,8 @@ from microsite.choices import (  # noqa: E402
     ROLES,
     TREATMENT_STAGES,
 )
+from tools.machine import cpu_and_ram  # noqa: E402
+from tools.measure import measure  # noqa: E402
 
 FLASK = str(Path(sys.executable).with_name("flask"))
 SECRET_KEY = "export-benchmark-key-not-a-secret"
@@ -68,30 +68,118 @@ FROM lead LEFT OUTER JOIN referral ON lead.referral_id = referral.id
 ORDER BY lead.id"""
 
 LEAD_COLUMNS = (
-    "id", "created_at", "role", "patient_age", "diagnosis", "diagnosis_other",
-    "treatment_stage", "country", "postal_code", "name", "email", "phone", "contact_method",
-    "consent_version", "consent_at", "updates_opt_in", "status", "idempotency_key",
-    "referral_id", "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term",
+    "id",
+    "created_at",
+    "role",
+    "patient_age",
+    "diagnosis",
+    "diagnosis_other",
+    "treatment_stage",
+    "country",
+    "postal_code",
+    "name",
+    "email",
+    "phone",
+    "contact_method",
+    "consent_version",
+    "consent_at",
+    "updates_opt_in",
+    "status",
+    "idempotency_key",
+    "referral_id",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
 )
 
 FIRST_NAMES = (
-    "Olivia", "Liam", "Emma", "Noah", "Amelia", "Oliver", "Sophia", "Elijah", "Mia", "Lucas",
-    "Zoë", "José", "Chloé", "Søren", "Aoife", "Mateo", "Fatima", "Yusuf", "Priya", "Arjun",
-    "Hannah", "Jonas", "Léa", "Björn", "Małgorzata", "Nguyễn", "Sakura", "Kwame", "Amara", "Ana",
+    "Olivia",
+    "Liam",
+    "Emma",
+    "Noah",
+    "Amelia",
+    "Oliver",
+    "Sophia",
+    "Elijah",
+    "Mia",
+    "Lucas",
+    "Zoë",
+    "José",
+    "Chloé",
+    "Søren",
+    "Aoife",
+    "Mateo",
+    "Fatima",
+    "Yusuf",
+    "Priya",
+    "Arjun",
+    "Hannah",
+    "Jonas",
+    "Léa",
+    "Björn",
+    "Małgorzata",
+    "Nguyễn",
+    "Sakura",
+    "Kwame",
+    "Amara",
+    "Ana",
 )
 LAST_NAMES = (
-    "Smith", "Johnson", "García", "Müller", "Rossi", "Dubois", "Kowalski", "O'Brien", "Nakamura",
-    "Okafor", "Silva", "Hernández", "Andersson", "Novák", "Papadopoulos", "Kim", "Patel",
-    "Cohen", "Jensen", "Van der Berg", "Martin", "Nguyen", "Ivanova", "Schmidt", "Lopez",
+    "Smith",
+    "Johnson",
+    "García",
+    "Müller",
+    "Rossi",
+    "Dubois",
+    "Kowalski",
+    "O'Brien",
+    "Nakamura",
+    "Okafor",
+    "Silva",
+    "Hernández",
+    "Andersson",
+    "Novák",
+    "Papadopoulos",
+    "Kim",
+    "Patel",
+    "Cohen",
+    "Jensen",
+    "Van der Berg",
+    "Martin",
+    "Nguyen",
+    "Ivanova",
+    "Schmidt",
+    "Lopez",
 )
 # Names a spreadsheet would run as a formula: the export must guard them.
-FORMULA_NAMES = ("=HYPERLINK(\"http://x.example\",\"Click\")", "=1+2", "+Ana Silva", "-Jonas",
-                 "=cmd|' /C calc'!A0", "+44 Jensen", "-2+3")
+FORMULA_NAMES = (
+    '=HYPERLINK("http://x.example","Click")',
+    "=1+2",
+    "+Ana Silva",
+    "-Jonas",
+    "=cmd|' /C calc'!A0",
+    "+44 Jensen",
+    "-2+3",
+)
 MAIL_DOMAINS = ("example.com", "example.org", "mail.example", "example.net", "correo.example")
 COMMON_COUNTRIES = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "CA", "AU", "BR", "IN", "PL")
 ALL_COUNTRIES = tuple(COUNTRIES)
-PHONE_PREFIXES = {"US": "+1", "CA": "+1", "GB": "+44", "DE": "+49", "FR": "+33", "ES": "+34",
-                  "IT": "+39", "NL": "+31", "AU": "+61", "BR": "+55", "IN": "+91", "PL": "+48"}
+PHONE_PREFIXES = {
+    "US": "+1",
+    "CA": "+1",
+    "GB": "+44",
+    "DE": "+49",
+    "FR": "+33",
+    "ES": "+34",
+    "IT": "+39",
+    "NL": "+31",
+    "AU": "+61",
+    "BR": "+55",
+    "IN": "+91",
+    "PL": "+48",
+}
 UTM = (
     ("newsletter", "email", "spring-2026", "header-link", None),
     ("facebook", "social", "awareness", "carousel-2", None),
@@ -115,22 +203,38 @@ STAMP = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's DateTime on SQLite, stored in UTC
 
 def migrate(db_path: Path) -> None:
     """The schema, exactly as the app makes it."""
-    subprocess.run([FLASK, "--app", "microsite", "db", "upgrade"], cwd=ROOT, env=app_env(db_path),
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [FLASK, "--app", "microsite", "db", "upgrade"],
+        cwd=ROOT,
+        env=app_env(db_path),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def app_env(db_path: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(DATABASE_URL=f"sqlite:///{db_path}", SECRET_KEY=SECRET_KEY,
-               MICROSITE_ENV="development")
+    env.update(
+        DATABASE_URL=f"sqlite:///{db_path}", SECRET_KEY=SECRET_KEY, MICROSITE_ENV="development"
+    )
     return env
 
 
 def referrals(rng: random.Random):
     for i in range(1, REFERRALS + 1):
         created = (START + timedelta(seconds=rng.randrange(SPAN_SECONDS))).strftime(STAMP)
-        yield (i, "share", f"r{rng.getrandbits(64):016x}", created,
-               rng.choice(FIRST_NAMES), rng.choice(FIRST_NAMES), None, None, rng.randrange(40))
+        yield (
+            i,
+            "share",
+            f"r{rng.getrandbits(64):016x}",
+            created,
+            rng.choice(FIRST_NAMES),
+            rng.choice(FIRST_NAMES),
+            None,
+            None,
+            rng.randrange(40),
+        )
 
 
 def leads(rng: random.Random, first_id: int, last_id: int, total: int):
@@ -138,7 +242,9 @@ def leads(rng: random.Random, first_id: int, last_id: int, total: int):
     step = SPAN_SECONDS / total
     for lead_id in range(first_id, last_id + 1):
         created = START + timedelta(seconds=lead_id * step + rng.random())
-        consent = created - timedelta(seconds=rng.randrange(1, 30), microseconds=rng.randrange(10**6))
+        consent = created - timedelta(
+            seconds=rng.randrange(1, 30), microseconds=rng.randrange(10**6)
+        )
         role = rng.choice(NON_ADULT_ROLES) if rng.random() < 0.85 else "patient"
         age = rng.randint(ADULT_AGE if role == "patient" else MIN_PATIENT_AGE, MAX_PATIENT_AGE)
         diagnosis = rng.choice(DIAGNOSIS_KEYS)
@@ -156,11 +262,26 @@ def leads(rng: random.Random, first_id: int, last_id: int, total: int):
             phone = f"{prefix}{rng.randrange(10**8, 10**10)}"
         utm = rng.choice(UTM) if rng.random() < 0.3 else (None,) * 5
         yield (
-            lead_id, created.strftime(STAMP), role, age, diagnosis, other,
-            rng.choice(STAGES) if rng.random() < 0.8 else None, country, postal, name, email,
-            phone, contact, "2026-01", consent.strftime(STAMP), int(rng.random() < 0.4),
-            rng.choices(STATUSES, STATUS_WEIGHTS)[0], f"{rng.getrandbits(128):032x}",
-            rng.randint(1, REFERRALS) if rng.random() < 0.05 else None, *utm,
+            lead_id,
+            created.strftime(STAMP),
+            role,
+            age,
+            diagnosis,
+            other,
+            rng.choice(STAGES) if rng.random() < 0.8 else None,
+            country,
+            postal,
+            name,
+            email,
+            phone,
+            contact,
+            "2026-01",
+            consent.strftime(STAMP),
+            int(rng.random() < 0.4),
+            rng.choices(STATUSES, STATUS_WEIGHTS)[0],
+            f"{rng.getrandbits(128):032x}",
+            rng.randint(1, REFERRALS) if rng.random() < 0.05 else None,
+            *utm,
         )
 
 
@@ -229,7 +350,9 @@ def bench_size(db_path: Path, work: Path, rows: int) -> dict:
 
 def machine() -> str:
     cpu, ram = cpu_and_ram()
-    cli_version = subprocess.run(["sqlite3", "--version"], capture_output=True, text=True).stdout.split()
+    cli_version = subprocess.run(
+        ["sqlite3", "--version"], capture_output=True, text=True
+    ).stdout.split()
     return (
         f"{cpu}, {os.cpu_count()} cores, {ram} RAM; {platform.system()} {platform.release()}; "
         f"Python {platform.python_version()}; SQLite {sqlite3.sqlite_version} (Python module), "
@@ -313,22 +436,32 @@ def main() -> None:
             started = time.perf_counter()
             fill(db_path, rng, have, size, sizes[-1])
             have = size
-            print(f"{size:,} leads generated in {time.perf_counter() - started:.1f} s "
-                  f"({db_path.stat().st_size / 2**20:.0f} MiB database); measuring "
-                  f"{REPEATS} runs of each ...", flush=True)
+            print(
+                f"{size:,} leads generated in {time.perf_counter() - started:.1f} s "
+                f"({db_path.stat().st_size / 2**20:.0f} MiB database); measuring "
+                f"{REPEATS} runs of each ...",
+                flush=True,
+            )
             results.append(bench_size(db_path, work, size))
             r = results[-1]
-            print(f"  outputs: app {r['app_bytes'] / 2**20:.0f} MiB, "
-                  f"sqlite3 {r['cli_bytes'] / 2**20:.0f} MiB, {size:,} rows each", flush=True)
+            print(
+                f"  outputs: app {r['app_bytes'] / 2**20:.0f} MiB, "
+                f"sqlite3 {r['cli_bytes'] / 2**20:.0f} MiB, {size:,} rows each",
+                flush=True,
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     print()
-    print(f"Leads CSV export: `flask leads export` against `sqlite3 -csv` "
-          f"(median of {REPEATS} runs; peak RSS, largest of {REPEATS})")
+    print(
+        f"Leads CSV export: `flask leads export` against `sqlite3 -csv` "
+        f"(median of {REPEATS} runs; peak RSS, largest of {REPEATS})"
+    )
     print(table(results, floor_mb))
-    print(f"(peak RSS as wait4 reports it; its floor here is {floor_mb:.1f} MiB, what `true` "
-          f"measures, because it counts the launcher's pages at the fork)")
+    print(
+        f"(peak RSS as wait4 reports it; its floor here is {floor_mb:.1f} MiB, what `true` "
+        f"measures, because it counts the launcher's pages at the fork)"
+    )
     print()
     for line in verdict(results):
         print(line)

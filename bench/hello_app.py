@@ -33,7 +33,9 @@ def hello():
 @app.route("/apply", methods=["GET", "POST"])
 def apply():
     if request.method == "POST":
-        if not request.form.get("csrf_token") or request.form["csrf_token"] != request.cookies.get("session"):
+        if not request.form.get("csrf_token") or request.form["csrf_token"] != request.cookies.get(
+            "session"
+        ):
             return "The token does not match.", 400
         return redirect("/apply/thanks", 303)
     token = secrets.token_urlsafe(32)

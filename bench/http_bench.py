@@ -36,7 +36,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from loadtest.harness import (  # noqa: E402
-    Gunicorn, ScenarioError, SmtpSink, Workspace, app_environment, database_counts,
+    Gunicorn,
+    ScenarioError,
+    SmtpSink,
+    Workspace,
+    app_environment,
+    database_counts,
     prepare_database,
 )
 from tools.machine import cpu_and_ram  # noqa: E402
@@ -74,13 +79,24 @@ class Run:
 
 
 def wrk(port: int, test: Test, seconds: float, connections: int) -> Run:
-    argv = ["wrk", f"-t{connections}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s",
-            "-s", str(HERE / test.script), f"http://127.0.0.1:{port}{test.path}"]
+    argv = [
+        "wrk",
+        f"-t{connections}",
+        f"-c{connections}",
+        f"-d{seconds:g}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(HERE / test.script),
+        f"http://127.0.0.1:{port}{test.path}",
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
     found = _RESULT.search(done.stdout)
     if done.returncode != 0 or not found:
         raise ScenarioError(f"wrk failed: {done.stdout[-500:]} {done.stderr[-500:]}")
-    values = {key: float(value) for key, value in (pair.split("=") for pair in found.group(1).split())}
+    values = {
+        key: float(value) for key, value in (pair.split("=") for pair in found.group(1).split())
+    }
     return Run(
         rps=values["requests"] / values["seconds"],
         p50_ms=values["p50_us"] / 1000,
@@ -107,11 +123,18 @@ class Cell:
 
 def machine() -> str:
     cpu, ram = cpu_and_ram()
-    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split()
-    gunicorn = subprocess.run([str(Path(sys.executable).with_name("gunicorn")), "--version"],
-                              capture_output=True, text=True).stdout.strip()
-    return (f"{cpu}, {os.cpu_count()} cores, {ram} RAM; {platform.system()} {platform.release()}; "
-            f"Python {platform.python_version()}; {gunicorn}; wrk {wrk_version[1] if len(wrk_version) > 1 else '?'}")
+    wrk_version = subprocess.run(
+        ["wrk", "--version"], capture_output=True, text=True
+    ).stdout.split()
+    gunicorn = subprocess.run(
+        [str(Path(sys.executable).with_name("gunicorn")), "--version"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {ram} RAM; {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}; {gunicorn}; wrk {wrk_version[1] if len(wrk_version) > 1 else '?'}"
+    )
 
 
 def table(results: dict[str, Cell]) -> str:
@@ -140,11 +163,21 @@ def measure(args) -> tuple[dict[str, Cell], list[str]]:
         env = app_environment(workspace, url, smtp, RATELIMIT_ENABLED="false")
         prepare_database(env)
         site = Gunicorn(workspace, "site", env, workers=args.workers, threads=args.threads)
-        hello = Gunicorn(workspace, "hello", env, workers=args.workers, threads=args.threads, app=HELLO_APP,
-                         ready_path="/")
-        print(f"gunicorn -c gunicorn.conf.py, {args.workers} workers x {args.threads} threads each: "
-              f"the site on port {site.port}, {HELLO_APP} on port {hello.port}; wrk with "
-              f"{args.connections} connections, {args.rounds} x {args.seconds:g} s per cell", flush=True)
+        hello = Gunicorn(
+            workspace,
+            "hello",
+            env,
+            workers=args.workers,
+            threads=args.threads,
+            app=HELLO_APP,
+            ready_path="/",
+        )
+        print(
+            f"gunicorn -c gunicorn.conf.py, {args.workers} workers x {args.threads} threads each: "
+            f"the site on port {site.port}, {HELLO_APP} on port {hello.port}; wrk with "
+            f"{args.connections} connections, {args.rounds} x {args.seconds:g} s per cell",
+            flush=True,
+        )
         for test in TESTS:
             flow = test.script == "apply_flow.lua"
             for server in (site, hello):  # warm up: every worker has imported and rendered
@@ -155,20 +188,38 @@ def measure(args) -> tuple[dict[str, Cell], list[str]]:
                     before = database_counts(url)["leads"] if name == "site" and flow else 0
                     run = wrk(server.port, test, args.seconds, args.connections)
                     runs[name].append(run)
-                    print(f"  {test.name:<10} {name:<5} {run.rps:8,.0f} req/s  p50 {run.p50_ms:7.1f} ms  "
-                          f"p99 {run.p99_ms:7.0f} ms  errors {run.errors}", flush=True)
+                    print(
+                        f"  {test.name:<10} {name:<5} {run.rps:8,.0f} req/s  p50 {run.p50_ms:7.1f} ms  "
+                        f"p99 {run.p99_ms:7.0f} ms  errors {run.errors}",
+                        flush=True,
+                    )
                     if run.errors or run.bad:
-                        problems.append(f"{test.name} on {name}: {run.errors} errors (not 2xx/3xx or "
-                                        f"failed connections), {run.bad} bad forms or answers")
+                        problems.append(
+                            f"{test.name} on {name}: {run.errors} errors (not 2xx/3xx or "
+                            f"failed connections), {run.bad} bad forms or answers"
+                        )
                     if name == "site" and flow:
                         time.sleep(1)  # the requests wrk left in flight finish
                         added = database_counts(url)["leads"] - before
-                        print(f"    {run.posts} POSTs, {run.stored} answered 303 to /apply/thanks, "
-                              f"{added} leads stored", flush=True)
-                        if run.stored == 0 or not run.stored <= added <= run.stored + args.connections:
-                            problems.append(f"apply flow: {run.stored} POSTs answered 303, {added} leads stored")
-            ratios = [site_run.rps / hello_run.rps for site_run, hello_run in zip(runs["site"], runs["hello"])]
-            results[test.name] = Cell(median_run(runs["site"]), median_run(runs["hello"]), statistics.median(ratios))
+                        print(
+                            f"    {run.posts} POSTs, {run.stored} answered 303 to /apply/thanks, "
+                            f"{added} leads stored",
+                            flush=True,
+                        )
+                        if (
+                            run.stored == 0
+                            or not run.stored <= added <= run.stored + args.connections
+                        ):
+                            problems.append(
+                                f"apply flow: {run.stored} POSTs answered 303, {added} leads stored"
+                            )
+            ratios = [
+                site_run.rps / hello_run.rps
+                for site_run, hello_run in zip(runs["site"], runs["hello"])
+            ]
+            results[test.name] = Cell(
+                median_run(runs["site"]), median_run(runs["hello"]), statistics.median(ratios)
+            )
         print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     return results, problems
 
@@ -177,10 +228,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5, help="length of each wrk run (5)")
     parser.add_argument("--rounds", type=int, default=5, help="wrk runs per request and app (5)")
-    parser.add_argument("--connections", type=int, default=8,
-                        help="wrk connections, one per wrk thread (8)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
-                        help="gunicorn workers of both apps (WEB_CONCURRENCY; default: the cores)")
+    parser.add_argument(
+        "--connections", type=int, default=8, help="wrk connections, one per wrk thread (8)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="gunicorn workers of both apps (WEB_CONCURRENCY; default: the cores)",
+    )
     parser.add_argument("--threads", type=int, default=4, help="GUNICORN_THREADS of both apps (4)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -188,8 +244,11 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still stop the servers
     print(f"machine: {machine()}", flush=True)
-    print(f"load average at the start: {os.getloadavg()[0]:.1f} (other work on this machine "
-          "makes every figure noisy)", flush=True)
+    print(
+        f"load average at the start: {os.getloadavg()[0]:.1f} (other work on this machine "
+        "makes every figure noisy)",
+        flush=True,
+    )
     try:
         results, problems = measure(args)
     except ScenarioError as error:
@@ -197,21 +256,28 @@ def main() -> int:
         return 1
 
     print()
-    print(f"HTTP: the site against a hello-world Flask app, both under gunicorn -c gunicorn.conf.py "
-          f"(median of {args.rounds} wrk runs of {args.seconds:g} s each; the ratio is the median of "
-          f"the {args.rounds} rounds' ratios)")
+    print(
+        f"HTTP: the site against a hello-world Flask app, both under gunicorn -c gunicorn.conf.py "
+        f"(median of {args.rounds} wrk runs of {args.seconds:g} s each; the ratio is the median of "
+        f"the {args.rounds} rounds' ratios)"
+    )
     print(table(results))
     print()
     for test in TESTS:
         ratio = results[test.name].ratio
-        print(f"{test.name}: at least {test.target:g} of hello-world's throughput: "
-              f"{'met' if ratio >= test.target else 'MISSED'} ({ratio:.2f})")
+        print(
+            f"{test.name}: at least {test.target:g} of hello-world's throughput: "
+            f"{'met' if ratio >= test.target else 'MISSED'} ({ratio:.2f})"
+        )
     if problems:
         print("FAILED: " + "; ".join(problems))
         return 1
-    print("errors: none (every response 2xx or 3xx, every connection whole; every lead the flow "
-          "sent is in the database)")
+    print(
+        "errors: none (every response 2xx or 3xx, every connection whole; every lead the flow "
+        "sent is in the database)"
+    )
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -33,9 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from microsite.trials.synonyms import SYNONYMS  # noqa: E402
 from tools.machine import cpu_and_ram  # noqa: E402
 from tools.measure import measure  # noqa: E402
-from microsite.trials.synonyms import SYNONYMS  # noqa: E402
 
 FLASK = str(Path(sys.executable).with_name("flask"))
 SECRET_KEY = "trials-benchmark-key-not-a-secret"
@@ -46,24 +46,99 @@ FLAT_TOLERANCE = 0.20
 MAX_PEAK_MB = 100.0
 
 COUNTRIES = (
-    ("United States", 0.45), ("Canada", 0.06), ("United Kingdom", 0.06), ("France", 0.05),
-    ("Germany", 0.05), ("Italy", 0.04), ("Spain", 0.04), ("Australia", 0.03),
-    ("Netherlands", 0.03), ("Korea, Republic of", 0.03), ("Japan", 0.03), ("China", 0.03),
-    ("Türkiye", 0.02), ("Russian Federation", 0.02), ("Iran, Islamic Republic of", 0.02),
-    ("Czechia", 0.02), ("Taiwan", 0.02), ("Brazil", 0.02), ("Narnia", 0.005),
+    ("United States", 0.45),
+    ("Canada", 0.06),
+    ("United Kingdom", 0.06),
+    ("France", 0.05),
+    ("Germany", 0.05),
+    ("Italy", 0.04),
+    ("Spain", 0.04),
+    ("Australia", 0.03),
+    ("Netherlands", 0.03),
+    ("Korea, Republic of", 0.03),
+    ("Japan", 0.03),
+    ("China", 0.03),
+    ("Türkiye", 0.02),
+    ("Russian Federation", 0.02),
+    ("Iran, Islamic Republic of", 0.02),
+    ("Czechia", 0.02),
+    ("Taiwan", 0.02),
+    ("Brazil", 0.02),
+    ("Narnia", 0.005),
 )
-STATUSES = (("RECRUITING", 0.6), ("NOT_YET_RECRUITING", 0.15), ("ACTIVE_NOT_RECRUITING", 0.1),
-            ("COMPLETED", 0.1), ("WITHDRAWN", 0.05))
+STATUSES = (
+    ("RECRUITING", 0.6),
+    ("NOT_YET_RECRUITING", 0.15),
+    ("ACTIVE_NOT_RECRUITING", 0.1),
+    ("COMPLETED", 0.1),
+    ("WITHDRAWN", 0.05),
+)
 SITE_STATUSES = ("RECRUITING", "NOT_YET_RECRUITING", "ACTIVE_NOT_RECRUITING", "COMPLETED")
 PHASES = (["PHASE1"], ["PHASE1", "PHASE2"], ["PHASE2"], ["PHASE3"], ["NA"])
-MINIMUM_AGES = (None, "0 Years", "1 Year", "6 Months", "12 Months", "28 Days", "2 Weeks", "24 Hours", "2 Years", "12 Years")
-MAXIMUM_AGES = (None, "18 Years", "21 Years", "30 Years", "39 Years", "25 Years", "99 Years", "17 Years")
-CITIES = ("Springfield", "Riverside", "Fairview", "Kingston", "Newport", "Ashland", "Lakewood", "Oxford")
+MINIMUM_AGES = (
+    None,
+    "0 Years",
+    "1 Year",
+    "6 Months",
+    "12 Months",
+    "28 Days",
+    "2 Weeks",
+    "24 Hours",
+    "2 Years",
+    "12 Years",
+)
+MAXIMUM_AGES = (
+    None,
+    "18 Years",
+    "21 Years",
+    "30 Years",
+    "39 Years",
+    "25 Years",
+    "99 Years",
+    "17 Years",
+)
+CITIES = (
+    "Springfield",
+    "Riverside",
+    "Fairview",
+    "Kingston",
+    "Newport",
+    "Ashland",
+    "Lakewood",
+    "Oxford",
+)
 WORDS = (
-    "patients", "with", "relapsed", "refractory", "disease", "treatment", "randomized",
-    "dose", "toxicity", "response", "survival", "children", "adolescents", "young", "adults",
-    "chemotherapy", "radiation", "immunotherapy", "maintenance", "consolidation", "induction",
-    "the", "of", "and", "in", "to", "a", "study", "evaluate", "safety", "efficacy",
+    "patients",
+    "with",
+    "relapsed",
+    "refractory",
+    "disease",
+    "treatment",
+    "randomized",
+    "dose",
+    "toxicity",
+    "response",
+    "survival",
+    "children",
+    "adolescents",
+    "young",
+    "adults",
+    "chemotherapy",
+    "radiation",
+    "immunotherapy",
+    "maintenance",
+    "consolidation",
+    "induction",
+    "the",
+    "of",
+    "and",
+    "in",
+    "to",
+    "a",
+    "study",
+    "evaluate",
+    "safety",
+    "efficacy",
 )
 CONDITIONS = [terms for diagnosis, terms in SYNONYMS.items() if terms]
 
@@ -79,8 +154,15 @@ def weighted(rng: random.Random, pairs):
 
 def study(rng: random.Random, number: int) -> dict:
     terms = rng.choice(CONDITIONS)
-    conditions = [t.title() if t != t.upper() else t for t in rng.sample(terms, min(len(terms), rng.randint(1, 3)))]
-    eligibility = {"sex": "ALL", "stdAges": ["CHILD", "ADULT"], "eligibilityCriteria": text(rng, 300)}
+    conditions = [
+        t.title() if t != t.upper() else t
+        for t in rng.sample(terms, min(len(terms), rng.randint(1, 3)))
+    ]
+    eligibility = {
+        "sex": "ALL",
+        "stdAges": ["CHILD", "ADULT"],
+        "eligibilityCriteria": text(rng, 300),
+    }
     minimum, maximum = rng.choice(MINIMUM_AGES), rng.choice(MAXIMUM_AGES)
     if minimum:
         eligibility["minimumAge"] = minimum
@@ -96,7 +178,10 @@ def study(rng: random.Random, number: int) -> dict:
             "country": weighted(rng, COUNTRIES),
         }
         if rng.random() < 0.9:
-            site["geoPoint"] = {"lat": round(rng.uniform(-60, 70), 4), "lon": round(rng.uniform(-170, 170), 4)}
+            site["geoPoint"] = {
+                "lat": round(rng.uniform(-60, 70), 4),
+                "lon": round(rng.uniform(-170, 170), 4),
+            }
         sites.append(site)
     return {
         "protocolSection": {
@@ -107,14 +192,30 @@ def study(rng: random.Random, number: int) -> dict:
             },
             "statusModule": {
                 "overallStatus": weighted(rng, STATUSES),
-                "lastUpdatePostDateStruct": {"date": f"2026-{rng.randint(1, 11):02d}-{rng.randint(1, 28):02d}", "type": "ACTUAL"},
+                "lastUpdatePostDateStruct": {
+                    "date": f"2026-{rng.randint(1, 11):02d}-{rng.randint(1, 28):02d}",
+                    "type": "ACTUAL",
+                },
             },
-            "descriptionModule": {"briefSummary": text(rng, 80), "detailedDescription": text(rng, 400)},
-            "conditionsModule": {"conditions": conditions, "keywords": [rng.choice(WORDS) for _ in range(3)]},
+            "descriptionModule": {
+                "briefSummary": text(rng, 80),
+                "detailedDescription": text(rng, 400),
+            },
+            "conditionsModule": {
+                "conditions": conditions,
+                "keywords": [rng.choice(WORDS) for _ in range(3)],
+            },
             "designModule": {"studyType": "INTERVENTIONAL", "phases": rng.choice(PHASES)},
             "eligibilityModule": eligibility,
             "contactsLocationsModule": {
-                "centralContacts": [{"name": "Study Desk", "role": "CONTACT", "phone": "555-0100", "email": "desk@example.org"}],
+                "centralContacts": [
+                    {
+                        "name": "Study Desk",
+                        "role": "CONTACT",
+                        "phone": "555-0100",
+                        "email": "desk@example.org",
+                    }
+                ],
                 "locations": sites,
             },
         },
@@ -127,41 +228,73 @@ def write_files(folder: Path, count: int) -> tuple[Path, Path, int]:
     rng = random.Random(SEED)
     ndjson, archive = folder / f"studies-{count}.ndjson", folder / f"ctg-{count}.zip"
     sites = 0
-    with ndjson.open("w") as lines, zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zipped:
+    with (
+        ndjson.open("w") as lines,
+        zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zipped,
+    ):
         for number in range(count):
             one = study(rng, number)
             sites += len(one["protocolSection"]["contactsLocationsModule"]["locations"])
             data = json.dumps(one, ensure_ascii=False)
             lines.write(data + "\n")
-            zipped.writestr(f"ctg-studies/{one['protocolSection']['identificationModule']['nctId']}.json", data)
+            zipped.writestr(
+                f"ctg-studies/{one['protocolSection']['identificationModule']['nctId']}.json", data
+            )
     return ndjson, archive, sites
 
 
 def app_env(db_path: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(DATABASE_URL=f"sqlite:///{db_path}", SECRET_KEY=SECRET_KEY, MICROSITE_ENV="development")
+    env.update(
+        DATABASE_URL=f"sqlite:///{db_path}", SECRET_KEY=SECRET_KEY, MICROSITE_ENV="development"
+    )
     return env
 
 
 def import_into_fresh_database(work: Path, path: Path, count: int, sites: int) -> list[dict]:
     db_path = work / f"{path.stem}.sqlite3"
     env = app_env(db_path)
-    subprocess.run([FLASK, "--app", "microsite", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [FLASK, "--app", "microsite", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     results = []
     for run in ("new", "again"):
         out = work / f"{path.stem}-{run}.out"
-        measured = measure([FLASK, "--app", "microsite", "trials", "import", str(path)], out, env, errors_to_out=True)
+        measured = measure(
+            [FLASK, "--app", "microsite", "trials", "import", str(path)],
+            out,
+            env,
+            errors_to_out=True,
+        )
         elapsed, cpu, peak = measured.seconds, measured.cpu_seconds, measured.peak_mib
         summary = next(line for line in out.read_text().splitlines() if line.startswith("Studies:"))
         with sqlite3.connect(db_path) as connection:
-            trials, stored_sites = (connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                                    for table in ("trial", "trial_site"))
+            trials, stored_sites = (
+                connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                for table in ("trial", "trial_site")
+            )
         if (trials, stored_sites) != (count, sites):
-            sys.exit(f"{path.name}: expected {count} trials and {sites} sites, found {trials} and {stored_sites}")
-        results.append({"studies": count, "file": "zip" if path.suffix == ".zip" else "ndjson", "run": run,
-                        "seconds": elapsed, "cpu": cpu, "peak_mib": peak, "summary": summary, "sites": sites,
-                        "megabytes": path.stat().st_size / 1e6})
+            sys.exit(
+                f"{path.name}: expected {count} trials and {sites} sites, found {trials} and {stored_sites}"
+            )
+        results.append(
+            {
+                "studies": count,
+                "file": "zip" if path.suffix == ".zip" else "ndjson",
+                "run": run,
+                "seconds": elapsed,
+                "cpu": cpu,
+                "peak_mib": peak,
+                "summary": summary,
+                "sites": sites,
+                "megabytes": path.stat().st_size / 1e6,
+            }
+        )
     return results
 
 
@@ -170,11 +303,16 @@ def main() -> None:
     parser.add_argument("--sizes", help="comma-separated study counts (default 1000,10000)")
     parser.add_argument("--quick", action="store_true", help="1,000 and 2,000 studies")
     args = parser.parse_args()
-    sizes = (sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
-             if args.sizes else list(QUICK_SIZES if args.quick else DEFAULT_SIZES))
+    sizes = (
+        sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
+        if args.sizes
+        else list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
+    )
     cpu, ram = cpu_and_ram()
-    print(f"{cpu} ({os.cpu_count()} cores, {ram} RAM), Python {platform.python_version()}, "
-          f"SQLite {sqlite3.sqlite_version}")
+    print(
+        f"{cpu} ({os.cpu_count()} cores, {ram} RAM), Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}"
+    )
     results = []
     with tempfile.TemporaryDirectory(prefix="trials-bench-") as folder:
         work = Path(folder)
@@ -184,24 +322,36 @@ def main() -> None:
                 results.extend(import_into_fresh_database(work, path, count, sites))
                 path.unlink()
     print()
-    print("| studies | sites | file | size | run | wall time | CPU time | CPU per 1,000 | peak RSS |")
+    print(
+        "| studies | sites | file | size | run | wall time | CPU time | CPU per 1,000 | peak RSS |"
+    )
     print("|---:|---:|---|---:|---|---:|---:|---:|---:|")
     for r in results:
-        print(f"| {r['studies']:,} | {r['sites']:,} | {r['file']} | {r['megabytes']:.0f} MB | {r['run']} | "
-              f"{r['seconds']:.2f} s | {r['cpu']:.2f} s | {r['cpu'] / r['studies'] * 1000:.2f} s | "
-              f"{r['peak_mib']:.1f} MiB |")
+        print(
+            f"| {r['studies']:,} | {r['sites']:,} | {r['file']} | {r['megabytes']:.0f} MB | {r['run']} | "
+            f"{r['seconds']:.2f} s | {r['cpu']:.2f} s | {r['cpu'] / r['studies'] * 1000:.2f} s | "
+            f"{r['peak_mib']:.1f} MiB |"
+        )
     print()
     for r in results:
         print(f"{r['studies']:,} {r['file']} {r['run']}: {r['summary']}")
     peak = max(r["peak_mib"] for r in results)
-    print(f"memory: peak under {MAX_PEAK_MB:.0f} MiB: {'met' if peak < MAX_PEAK_MB else 'MISSED'} ({peak:.1f} MiB)")
+    print(
+        f"memory: peak under {MAX_PEAK_MB:.0f} MiB: {'met' if peak < MAX_PEAK_MB else 'MISSED'} ({peak:.1f} MiB)"
+    )
     if len(sizes) > 1:
         for kind in ("ndjson", "zip"):
-            small = max(r["peak_mib"] for r in results if r["studies"] == sizes[0] and r["file"] == kind)
-            large = max(r["peak_mib"] for r in results if r["studies"] == sizes[-1] and r["file"] == kind)
+            small = max(
+                r["peak_mib"] for r in results if r["studies"] == sizes[0] and r["file"] == kind
+            )
+            large = max(
+                r["peak_mib"] for r in results if r["studies"] == sizes[-1] and r["file"] == kind
+            )
             growth = large / small - 1
-            print(f"flat:   {kind} peak at {sizes[-1]:,} studies within {FLAT_TOLERANCE:.0%} of "
-                  f"{sizes[0]:,}: {'met' if growth <= FLAT_TOLERANCE else 'MISSED'} ({growth:+.0%})")
+            print(
+                f"flat:   {kind} peak at {sizes[-1]:,} studies within {FLAT_TOLERANCE:.0%} of "
+                f"{sizes[0]:,}: {'met' if growth <= FLAT_TOLERANCE else 'MISSED'} ({growth:+.0%})"
+            )
 
 
 if __name__ == "__main__":

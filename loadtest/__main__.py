@@ -21,19 +21,27 @@ SCENARIOS = ("sqlite_load", "two_instances", "faults", "database_down")
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("scenarios", nargs="*", metavar="SCENARIO",
-                        help=f"any of {', '.join(SCENARIOS)} (default: all)")
+    parser.add_argument(
+        "scenarios",
+        nargs="*",
+        metavar="SCENARIO",
+        help=f"any of {', '.join(SCENARIOS)} (default: all)",
+    )
     parser.add_argument("--quick", action="store_true", help="200 submissions per scenario")
     args = parser.parse_args()
     unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown:
-        parser.error(f"no scenario {', '.join(sorted(unknown))}: choose from {', '.join(SCENARIOS)}")
+        parser.error(
+            f"no scenario {', '.join(sorted(unknown))}: choose from {', '.join(SCENARIOS)}"
+        )
     extra = ["--submissions", "200"] if args.quick else []
     results = []
     started = time.monotonic()
-    print(f"load and fault tests: {os.cpu_count()} cores; load average "
-          f"{os.getloadavg()[0]:.1f} at the start (other work on this machine slows every figure)",
-          flush=True)
+    print(
+        f"load and fault tests: {os.cpu_count()} cores; load average "
+        f"{os.getloadavg()[0]:.1f} at the start (other work on this machine slows every figure)",
+        flush=True,
+    )
     for name in args.scenarios or SCENARIOS:
         began = time.monotonic()
         code = subprocess.call([sys.executable, "-m", f"loadtest.{name}", *extra])

@@ -18,9 +18,22 @@ import random
 import sys
 
 from .harness import (
-    Browser, Dropped, Gunicorn, Load, SmtpSink, app_environment, check_stored_once,
-    database_counts, mail_summary, only_retryable_failures, prepare_database, run_scenario,
-    say, submit, summarize, wait_for,
+    Browser,
+    Dropped,
+    Gunicorn,
+    Load,
+    SmtpSink,
+    app_environment,
+    check_stored_once,
+    database_counts,
+    mail_summary,
+    only_retryable_failures,
+    prepare_database,
+    run_scenario,
+    say,
+    submit,
+    summarize,
+    wait_for,
 )
 
 REPLAYS = 50
@@ -39,32 +52,51 @@ def main(argv: list[str] | None = None) -> int:
         env = app_environment(workspace, url, smtp)
         prepare_database(env)
         server = Gunicorn(workspace, "faults", env, workers=args.workers)
-        say(f"  gunicorn -c gunicorn.conf.py on port {server.port}: {args.workers} workers x 4 threads, SQLite")
-        load = Load(args.submissions, args.clients,
-                    lambda browser, s: submit(browser, s, server.port, server.port))
+        say(
+            f"  gunicorn -c gunicorn.conf.py on port {server.port}: {args.workers} workers x 4 threads, SQLite"
+        )
+        load = Load(
+            args.submissions,
+            args.clients,
+            lambda browser, s: submit(browser, s, server.port, server.port),
+        )
 
         load.wait_until_done(args.submissions // 3)
         before = set(server.workers())
         victim, held = server.kill_busiest_worker()
-        say(f"  after {load.done} submissions: SIGKILL to worker {victim}, which held {held} client connections")
-        wait_for(lambda: len(set(server.workers()) - before) == 1 and len(server.workers()) == args.workers,
-                 60, "gunicorn to replace the killed worker")
+        say(
+            f"  after {load.done} submissions: SIGKILL to worker {victim}, which held {held} client connections"
+        )
+        wait_for(
+            lambda: (
+                len(set(server.workers()) - before) == 1 and len(server.workers()) == args.workers
+            ),
+            60,
+            "gunicorn to replace the killed worker",
+        )
 
         load.wait_until_done(2 * args.submissions // 3)
         before = set(server.workers())
         server.reload()
         say(f"  after {load.done} submissions: SIGHUP to the master {server.pid} (graceful reload)")
-        wait_for(lambda: not set(server.workers()) & before and len(server.workers()) == args.workers,
-                 90, "the reload to replace every worker")
+        wait_for(
+            lambda: not set(server.workers()) & before and len(server.workers()) == args.workers,
+            90,
+            "the reload to replace every worker",
+        )
         say(f"  after {load.done} submissions: the reload is done, workers {server.workers()}")
         load.join()
 
         events = summarize(load, (server,))
         retried = [s for s in load.submissions if len(s.events) > 1]
-        say(f"  {len(retried)} submissions needed more than one try; for example: "
-            + "; ".join(" -> ".join(s.events) for s in retried[:3]))
+        say(
+            f"  {len(retried)} submissions needed more than one try; for example: "
+            + "; ".join(" -> ".join(s.events) for s in retried[:3])
+        )
         dropped = sum(n for name, n in events.items() if "dropped" in name)
-        checks.check(dropped > 0, "the faults hit requests in flight", f"{dropped} dropped connections")
+        checks.check(
+            dropped > 0, "the faults hit requests in flight", f"{dropped} dropped connections"
+        )
         only_retryable_failures(checks, events)
 
         # The same forms once more, as a person pressing the button again much later.
@@ -74,19 +106,27 @@ def main(argv: list[str] | None = None) -> int:
         for submission in replayed:
             browser.cookies = dict(submission.cookies)
             try:
-                answers.append(browser.request(server.port, "POST", "/apply", submission.fields).status)
+                answers.append(
+                    browser.request(server.port, "POST", "/apply", submission.fields).status
+                )
             except Dropped as error:
                 answers.append(str(error))
         browser.close()
-        checks.check(all(status == 303 for status in answers),
-                     f"{REPLAYS} stored forms sent again with their idempotency keys answer 303",
-                     f"{sum(status == 303 for status in answers)} of {REPLAYS}")
+        checks.check(
+            all(status == 303 for status in answers),
+            f"{REPLAYS} stored forms sent again with their idempotency keys answer 303",
+            f"{sum(status == 303 for status in answers)} of {REPLAYS}",
+        )
 
         counts = database_counts(url)
         mail_summary(counts, smtp)
         check_stored_once(checks, load, counts)
-        checks.check(server.process.poll() is None and len(server.workers()) == args.workers and server.healthy(),
-                     f"gunicorn runs on with {args.workers} workers and /healthz answers 200")
+        checks.check(
+            server.process.poll() is None
+            and len(server.workers()) == args.workers
+            and server.healthy(),
+            f"gunicorn runs on with {args.workers} workers and /healthz answers 200",
+        )
 
     return run_scenario(
         f"3. {args.submissions:,} submissions, {args.clients} clients, SQLite, a worker SIGKILLed "

@@ -98,11 +98,18 @@ def keep_logs(workspace: Workspace) -> None:
         if not starts:
             continue
         end = starts[0] + 1  # a traceback ends at the next line that is not indented
-        while end < len(lines) and lines[end].startswith((" ", "\t", "The above", "During", "")) \
-                and not re.match(r"\d{4}-\d\d-\d\d|\[", lines[end]):
+        while (
+            end < len(lines)
+            and lines[end].startswith((" ", "\t", "The above", "During", ""))
+            and not re.match(r"\d{4}-\d\d-\d\d|\[", lines[end])
+        ):
             end += 1
         say(f"  a traceback in {log.name}, after: {lines[max(0, starts[0] - 1)]}")
-        for shown in lines[starts[0]:starts[0] + 3] + ["    ..."] + lines[max(starts[0] + 3, end - 12):end + 1]:
+        for shown in (
+            lines[starts[0] : starts[0] + 3]
+            + ["    ..."]
+            + lines[max(starts[0] + 3, end - 12) : end + 1]
+        ):
             say(f"    {shown}")
 
 
@@ -167,7 +174,9 @@ def stop_process(process: subprocess.Popen, grace: float = 10.0) -> None:
         process.wait(5)
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
+def wait_for(
+    condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.1
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -190,9 +199,14 @@ def postgres_bin() -> Path:
     """PG_BIN, or else the newest PostgreSQL in Debian's /usr/lib/postgresql/VERSION/bin."""
     if os.environ.get("PG_BIN"):
         return Path(os.environ["PG_BIN"])
-    found = [path.parent for path in Path("/usr/lib/postgresql").glob("*/bin/initdb")
-             if path.parent.parent.name.isdigit()]
-    return max(found, key=lambda path: int(path.parent.name), default=Path("/usr/lib/postgresql/15/bin"))
+    found = [
+        path.parent
+        for path in Path("/usr/lib/postgresql").glob("*/bin/initdb")
+        if path.parent.parent.name.isdigit()
+    ]
+    return max(
+        found, key=lambda path: int(path.parent.name), default=Path("/usr/lib/postgresql/15/bin")
+    )
 
 
 class Postgres:
@@ -211,8 +225,11 @@ class Postgres:
 
     def _run(self, program: str, *args: str) -> None:
         done = subprocess.run(
-            [*self.as_postgres, str(self.bin / program), *args], cwd=self.home,
-            env={**os.environ, "PGPASSWORD": self.password}, capture_output=True, text=True,
+            [*self.as_postgres, str(self.bin / program), *args],
+            cwd=self.home,
+            env={**os.environ, "PGPASSWORD": self.password},
+            capture_output=True,
+            text=True,
         )
         if done.returncode != 0:
             raise ScenarioError(f"{program} failed: {done.stderr.strip()[-500:]}\n{tail(self.log)}")
@@ -220,8 +237,10 @@ class Postgres:
     def create(self, database: str = "loadtest") -> str:
         """initdb, start, create the database; returns its SQLAlchemy URL."""
         if not (self.bin / "initdb").exists():
-            raise ScenarioError(f"PostgreSQL is not installed in {self.bin} (apt-get install -y "
-                                "postgresql, or set PG_BIN)")
+            raise ScenarioError(
+                f"PostgreSQL is not installed in {self.bin} (apt-get install -y "
+                "postgresql, or set PG_BIN)"
+            )
         self.home.mkdir(mode=0o700)
         password_file = self.home / "password"
         password_file.write_text(self.password + "\n")  # never on a command line
@@ -229,8 +248,19 @@ class Postgres:
         if self.as_postgres:
             shutil.chown(self.home, "postgres", "postgres")
             shutil.chown(password_file, "postgres", "postgres")
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", f"--pwfile={password_file}",
-                  "--auth=scram-sha-256", "-E", "UTF8", "--no-sync", "--no-instructions")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            f"--pwfile={password_file}",
+            "--auth=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+        )
         password_file.unlink()
         with open(self.data / "postgresql.conf", "a") as conf:
             conf.write(
@@ -271,8 +301,10 @@ class Redis:
         log = workspace.path / "redis.log"
         conf = workspace.path / "redis.conf"  # the password in a file, not on a command line
         conf.touch(mode=0o600)
-        conf.write_text(f"bind 127.0.0.1\nport {self.port}\nrequirepass {password}\nsave \"\"\n"
-                        f"appendonly no\ndir {workspace.path}\n")
+        conf.write_text(
+            f'bind 127.0.0.1\nport {self.port}\nrequirepass {password}\nsave ""\n'
+            f"appendonly no\ndir {workspace.path}\n"
+        )
         workspace.spawn([server, str(conf)], log)
         import redis
 
@@ -338,12 +370,20 @@ class SmtpSink(socketserver.ThreadingTCPServer):
 # --- the app --------------------------------------------------------------------------------
 
 
-def app_environment(workspace: Workspace, database_url: str, smtp: SmtpSink,
-                    limiter_storage: str = "memory://", **settings: str) -> dict[str, str]:
+def app_environment(
+    workspace: Workspace,
+    database_url: str,
+    smtp: SmtpSink,
+    limiter_storage: str = "memory://",
+    **settings: str,
+) -> dict[str, str]:
     """The settings every instance of a scenario shares: one SECRET_KEY, production mode,
     limits raised far above the load (every client is 127.0.0.1), mail to the sink."""
-    env = {name: value for name, value in os.environ.items()
-           if name not in {"BIND", "PORT", "FLASK_DEBUG", "FLASK_APP"}}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"BIND", "PORT", "FLASK_DEBUG", "FLASK_APP"}
+    }
     env.update(
         MICROSITE_ENV="production",
         SECRET_KEY=workspace.secret_key,
@@ -362,8 +402,13 @@ def app_environment(workspace: Workspace, database_url: str, smtp: SmtpSink,
 
 def flask(env: dict[str, str], *args: str) -> None:
     """Run ``flask --app microsite ARGS`` with the scenario's settings."""
-    done = subprocess.run([str(BIN / "flask"), "--app", "microsite", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [str(BIN / "flask"), "--app", "microsite", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise ScenarioError(f"flask {' '.join(args)} failed: {done.stderr.strip()[-800:]}")
 
@@ -377,13 +422,25 @@ def prepare_database(env: dict[str, str]) -> None:
 class Gunicorn:
     """One gunicorn master (`gunicorn -c gunicorn.conf.py`) and its workers."""
 
-    def __init__(self, workspace: Workspace, name: str, env: dict[str, str], workers: int,
-                 threads: int = 4, app: str | None = None, ready_path: str = "/healthz") -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        name: str,
+        env: dict[str, str],
+        workers: int,
+        threads: int = 4,
+        app: str | None = None,
+        ready_path: str = "/healthz",
+    ) -> None:
         self.name, self.workers_wanted, self.ready_path = name, workers, ready_path
         self.port = workspace.port()
         self.log = workspace.path / f"gunicorn-{name}.log"
-        env = {**env, "PORT": str(self.port), "WEB_CONCURRENCY": str(workers),
-               "GUNICORN_THREADS": str(threads)}
+        env = {
+            **env,
+            "PORT": str(self.port),
+            "WEB_CONCURRENCY": str(workers),
+            "GUNICORN_THREADS": str(threads),
+        }
         argv = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", *([app] if app else [])]
         self.process = workspace.spawn(argv, self.log, cwd=ROOT, env=env)
         self.wait_ready()
@@ -420,7 +477,9 @@ class Gunicorn:
     def wait_ready(self, timeout: float = 90) -> None:
         def ready() -> bool:
             if self.process.poll() is not None:
-                raise ScenarioError(f"gunicorn {self.name} exited ({self.process.returncode}):\n{tail(self.log)}")
+                raise ScenarioError(
+                    f"gunicorn {self.name} exited ({self.process.returncode}):\n{tail(self.log)}"
+                )
             return len(self.workers()) == self.workers_wanted and self.healthy()
 
         try:
@@ -504,7 +563,9 @@ class Browser:
             connection.close()
         return http.client.HTTPConnection("127.0.0.1", port, timeout=self.timeout)
 
-    def request(self, port: int, method: str, path: str, fields: dict[str, str] | None = None) -> Reply:
+    def request(
+        self, port: int, method: str, path: str, fields: dict[str, str] | None = None
+    ) -> Reply:
         connection = self._connection(port)
         headers = {"Accept": "text/html"}
         if self.cookies:
@@ -604,13 +665,16 @@ class Patience:
     def wait(self) -> bool:
         if time.monotonic() >= self.deadline:
             return False
-        time.sleep(min(self.delay, max(0.0, self.deadline - time.monotonic())) * random.uniform(0.5, 1.0))
+        time.sleep(
+            min(self.delay, max(0.0, self.deadline - time.monotonic())) * random.uniform(0.5, 1.0)
+        )
         self.delay = min(self.delay * 2, 1.0)
         return True
 
 
-def submit(browser: Browser, submission: Submission, form_port: int, post_port: int,
-           patience: float = 60.0) -> None:
+def submit(
+    browser: Browser, submission: Submission, form_port: int, post_port: int, patience: float = 60.0
+) -> None:
     """Like a family: load the form (a new visit: no cookie yet), send it back filled in.
     A dropped connection or a 5xx is retried with the very same form (same CSRF token,
     same idempotency key), as a person pressing the button again would."""
@@ -656,13 +720,17 @@ def submit(browser: Browser, submission: Submission, form_port: int, post_port: 
 
 def input_kept(page: str, fields: dict[str, str]) -> bool:
     """The page shows the form again with what was typed in it."""
-    return all(f'value="{html.escape(fields[name])}"' in page for name in ("name", "email", "postal_code"))
+    return all(
+        f'value="{html.escape(fields[name])}"' in page for name in ("name", "email", "postal_code")
+    )
 
 
 class Load:
     """``count`` submissions sent by ``clients`` concurrent browsers, in the background."""
 
-    def __init__(self, count: int, clients: int, send: Callable[[Browser, Submission], None]) -> None:
+    def __init__(
+        self, count: int, clients: int, send: Callable[[Browser, Submission], None]
+    ) -> None:
         self.submissions = [Submission(number) for number in range(1, count + 1)]
         self._next = iter(self.submissions)
         self._lock = threading.Lock()
@@ -672,8 +740,10 @@ class Load:
         self.finished = 0.0
         self._cpu_at_start = time.process_time()
         self.client_cpu = 0.0
-        self._threads = [threading.Thread(target=self._client, name=f"client-{i}", daemon=True)
-                         for i in range(clients)]
+        self._threads = [
+            threading.Thread(target=self._client, name=f"client-{i}", daemon=True)
+            for i in range(clients)
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -716,18 +786,26 @@ def summarize(load: Load, servers: tuple[Gunicorn, ...] = ()) -> Counter:
     events = Counter(event for s in load.submissions for event in s.events)
     stored = sum(s.stored for s in load.submissions)
     posts = [seconds for s in load.submissions for seconds in s.post_seconds]
-    say(f"  {len(load.submissions)} submissions in {load.seconds:.1f} s "
+    say(
+        f"  {len(load.submissions)} submissions in {load.seconds:.1f} s "
         f"({len(load.submissions) / load.seconds:.0f} per second, each a GET and a POST): "
-        f"{stored} answered 303 to /apply/thanks")
+        f"{stored} answered 303 to /apply/thanks"
+    )
     if posts:
         q = statistics.quantiles(posts, n=100)
-        say(f"  POST /apply latency: p50 {q[49] * 1000:.0f} ms, p99 {q[98] * 1000:.0f} ms, "
-            f"max {max(posts) * 1000:.0f} ms")
+        say(
+            f"  POST /apply latency: p50 {q[49] * 1000:.0f} ms, p99 {q[98] * 1000:.0f} ms, "
+            f"max {max(posts) * 1000:.0f} ms"
+        )
     if servers:
-        say(f"  CPU: gunicorn {sum(s.cpu_seconds() for s in servers):.0f} s, this client "
+        say(
+            f"  CPU: gunicorn {sum(s.cpu_seconds() for s in servers):.0f} s, this client "
             f"{load.client_cpu:.0f} s (with the SMTP sink), on {os.cpu_count()} cores shared with "
-            f"whatever else runs; load average now {os.getloadavg()[0]:.1f}")
-    say("  responses and errors: " + ", ".join(f"{name} x{n}" for name, n in sorted(events.items())))
+            f"whatever else runs; load average now {os.getloadavg()[0]:.1f}"
+        )
+    say(
+        "  responses and errors: " + ", ".join(f"{name} x{n}" for name, n in sorted(events.items()))
+    )
     return events
 
 
@@ -741,21 +819,41 @@ def database_counts(url: str) -> dict:
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            by_email = dict(connection.execute(text("SELECT email, count(*) FROM lead GROUP BY email")).all())
-            by_key = dict(connection.execute(text(
-                "SELECT idempotency_key, count(*) FROM lead WHERE idempotency_key IS NOT NULL"
-                " GROUP BY idempotency_key")).all())
+            by_email = dict(
+                connection.execute(text("SELECT email, count(*) FROM lead GROUP BY email")).all()
+            )
+            by_key = dict(
+                connection.execute(
+                    text(
+                        "SELECT idempotency_key, count(*) FROM lead WHERE idempotency_key IS NOT NULL"
+                        " GROUP BY idempotency_key"
+                    )
+                ).all()
+            )
             leads = connection.execute(text("SELECT count(*) FROM lead")).scalar_one()
-            personal_links = connection.execute(text(
-                "SELECT count(DISTINCT lead_id) FROM referral WHERE kind = 'personal'")).scalar_one()
-            confirmations = connection.execute(text(
-                "SELECT count(DISTINCT lead_id) FROM outbox_message WHERE kind = 'confirmation'")).scalar_one()
-            mail = dict(connection.execute(text(
-                "SELECT status, count(*) FROM outbox_message GROUP BY status")).all())
+            personal_links = connection.execute(
+                text("SELECT count(DISTINCT lead_id) FROM referral WHERE kind = 'personal'")
+            ).scalar_one()
+            confirmations = connection.execute(
+                text(
+                    "SELECT count(DISTINCT lead_id) FROM outbox_message WHERE kind = 'confirmation'"
+                )
+            ).scalar_one()
+            mail = dict(
+                connection.execute(
+                    text("SELECT status, count(*) FROM outbox_message GROUP BY status")
+                ).all()
+            )
     finally:
         engine.dispose()
-    return {"leads": leads, "by_email": by_email, "by_key": by_key,
-            "personal_links": personal_links, "confirmations": confirmations, "mail": mail}
+    return {
+        "leads": leads,
+        "by_email": by_email,
+        "by_key": by_key,
+        "personal_links": personal_links,
+        "confirmations": confirmations,
+        "mail": mail,
+    }
 
 
 def check_stored_once(checks: Checks, load: Load, counts: dict, expect_all: bool = True) -> None:
@@ -764,29 +862,49 @@ def check_stored_once(checks: Checks, load: Load, counts: dict, expect_all: bool
     by_email, by_key = counts["by_email"], counts["by_key"]
     stored = [s for s in subs if s.stored]
     missing = [s.email for s in stored if by_email.get(s.email, 0) == 0]
-    checks.check(not missing, "every submission answered 303 is in the database",
-                 f"{len(stored)} answered 303, {len(missing)} missing" + (f": {missing[:5]}" if missing else ""))
+    checks.check(
+        not missing,
+        "every submission answered 303 is in the database",
+        f"{len(stored)} answered 303, {len(missing)} missing"
+        + (f": {missing[:5]}" if missing else ""),
+    )
     twice = {email: n for email, n in by_email.items() if n > 1}
-    checks.check(not twice, "no email is stored twice", f"{len(by_email)} emails, {len(twice)} more than once")
+    checks.check(
+        not twice,
+        "no email is stored twice",
+        f"{len(by_email)} emails, {len(twice)} more than once",
+    )
     twice_keys = {key: n for key, n in by_key.items() if n > 1}
     keys_known = {s.key for s in subs if s.key}
-    checks.check(not twice_keys and set(by_key) <= keys_known,
-                 "one lead per idempotency key, each key one the clients sent",
-                 f"{len(by_key)} keys, {len(twice_keys)} repeated, {len(set(by_key) - keys_known)} unknown")
+    checks.check(
+        not twice_keys and set(by_key) <= keys_known,
+        "one lead per idempotency key, each key one the clients sent",
+        f"{len(by_key)} keys, {len(twice_keys)} repeated, {len(set(by_key) - keys_known)} unknown",
+    )
     if expect_all:
-        checks.check(len(stored) == len(subs), "every submission ended in a 303",
-                     f"{len(stored)} of {len(subs)}")
-        checks.check(counts["leads"] == len(subs), f"exactly {len(subs):,} leads in the database",
-                     f"{counts['leads']:,}")
-    checks.check(counts["personal_links"] == counts["confirmations"] == counts["leads"],
-                 "no partial writes: each lead has its personal link and its confirmation message",
-                 f"{counts['leads']} leads, {counts['personal_links']} with a link, "
-                 f"{counts['confirmations']} with a confirmation")
+        checks.check(
+            len(stored) == len(subs),
+            "every submission ended in a 303",
+            f"{len(stored)} of {len(subs)}",
+        )
+        checks.check(
+            counts["leads"] == len(subs),
+            f"exactly {len(subs):,} leads in the database",
+            f"{counts['leads']:,}",
+        )
+    checks.check(
+        counts["personal_links"] == counts["confirmations"] == counts["leads"],
+        "no partial writes: each lead has its personal link and its confirmation message",
+        f"{counts['leads']} leads, {counts['personal_links']} with a link, "
+        f"{counts['confirmations']} with a confirmation",
+    )
 
 
 def no_5xx(checks: Checks, events: Counter) -> None:
     fives = {name: n for name, n in events.items() if re.search(r" 5\d\d$", name)}
-    checks.check(not fives, "zero 5xx responses", ", ".join(f"{k} x{v}" for k, v in fives.items()) or "none")
+    checks.check(
+        not fives, "zero 5xx responses", ", ".join(f"{k} x{v}" for k, v in fives.items()) or "none"
+    )
 
 
 def no_dropped(checks: Checks, events: Counter) -> None:
@@ -796,11 +914,18 @@ def no_dropped(checks: Checks, events: Counter) -> None:
 
 def only_retryable_failures(checks: Checks, events: Counter) -> None:
     """Every failure is one a client can retry: a dropped connection or a 5xx."""
-    other = {name: n for name, n in events.items()
-             if name not in ("GET 200", "POST 303") and "dropped" not in name
-             and not re.search(r" 5\d\d$", name)}
-    checks.check(not other, "every failure was a dropped connection or a 5xx (retryable)",
-                 ", ".join(f"{k} x{v}" for k, v in other.items()) or "no other answers")
+    other = {
+        name: n
+        for name, n in events.items()
+        if name not in ("GET 200", "POST 303")
+        and "dropped" not in name
+        and not re.search(r" 5\d\d$", name)
+    }
+    checks.check(
+        not other,
+        "every failure was a dropped connection or a 5xx (retryable)",
+        ", ".join(f"{k} x{v}" for k, v in other.items()) or "no other answers",
+    )
 
 
 def mail_summary(counts: dict, smtp: SmtpSink) -> None:

@@ -11,8 +11,20 @@ import argparse
 import sys
 
 from .harness import (
-    Gunicorn, Load, SmtpSink, app_environment, check_stored_once, database_counts,
-    mail_summary, no_5xx, no_dropped, prepare_database, run_scenario, say, submit, summarize,
+    Gunicorn,
+    Load,
+    SmtpSink,
+    app_environment,
+    check_stored_once,
+    database_counts,
+    mail_summary,
+    no_5xx,
+    no_dropped,
+    prepare_database,
+    run_scenario,
+    say,
+    submit,
+    summarize,
 )
 
 
@@ -29,10 +41,15 @@ def main(argv: list[str] | None = None) -> int:
         env = app_environment(workspace, url, smtp)
         prepare_database(env)
         server = Gunicorn(workspace, "sqlite", env, workers=args.workers)
-        say(f"  gunicorn -c gunicorn.conf.py on port {server.port}: {args.workers} workers x 4 threads, "
-            f"SQLite in {workspace.path}")
-        load = Load(args.submissions, args.clients,
-                    lambda browser, s: submit(browser, s, server.port, server.port))
+        say(
+            f"  gunicorn -c gunicorn.conf.py on port {server.port}: {args.workers} workers x 4 threads, "
+            f"SQLite in {workspace.path}"
+        )
+        load = Load(
+            args.submissions,
+            args.clients,
+            lambda browser, s: submit(browser, s, server.port, server.port),
+        )
         load.join()
         events = summarize(load, (server,))
         counts = database_counts(url)

@@ -13,9 +13,22 @@ import argparse
 import sys
 
 from .harness import (
-    Gunicorn, Load, Postgres, Redis, SmtpSink, app_environment, check_stored_once,
-    database_counts, mail_summary, no_5xx, no_dropped, prepare_database, run_scenario, say,
-    submit, summarize,
+    Gunicorn,
+    Load,
+    Postgres,
+    Redis,
+    SmtpSink,
+    app_environment,
+    check_stored_once,
+    database_counts,
+    mail_summary,
+    no_5xx,
+    no_dropped,
+    prepare_database,
+    run_scenario,
+    say,
+    submit,
+    summarize,
 )
 
 
@@ -32,11 +45,15 @@ def main(argv: list[str] | None = None) -> int:
         smtp = SmtpSink(workspace)
         env = app_environment(workspace, url, smtp, limiter_storage=redis.url)
         prepare_database(env)
-        servers = (Gunicorn(workspace, "a", env, workers=args.workers),
-                   Gunicorn(workspace, "b", env, workers=args.workers))
-        say(f"  two gunicorn masters on ports {servers[0].port} and {servers[1].port}, "
+        servers = (
+            Gunicorn(workspace, "a", env, workers=args.workers),
+            Gunicorn(workspace, "b", env, workers=args.workers),
+        )
+        say(
+            f"  two gunicorn masters on ports {servers[0].port} and {servers[1].port}, "
             f"{args.workers} workers x 4 threads each, one SECRET_KEY; PostgreSQL 15 and redis-server "
-            "on loopback; each form is fetched from one instance and posted to the other")
+            "on loopback; each form is fetched from one instance and posted to the other"
+        )
         ports = [server.port for server in servers]
 
         def send(browser, submission):  # the form from one instance, the POST to the other
@@ -53,12 +70,16 @@ def main(argv: list[str] | None = None) -> int:
         check_stored_once(checks, load, counts)
 
         posts = sum(len(s.post_statuses) for s in load.submissions)
-        counted = {key.decode(): int(redis.client.get(key) or 0)
-                   for key in redis.client.scan_iter(match="*apply*")}
+        counted = {
+            key.decode(): int(redis.client.get(key) or 0)
+            for key in redis.client.scan_iter(match="*apply*")
+        }
         say(f"  Redis keys of the apply limit: {counted}")
-        checks.check(sum(counted.values()) == posts and len(counted) == 1,
-                     "both instances counted every POST /apply in the one Redis counter",
-                     f"{posts} POSTs sent, {sum(counted.values())} counted in {len(counted)} key(s)")
+        checks.check(
+            sum(counted.values()) == posts and len(counted) == 1,
+            "both instances counted every POST /apply in the one Redis counter",
+            f"{posts} POSTs sent, {sum(counted.values())} counted in {len(counted)} key(s)",
+        )
 
     return run_scenario(
         f"2. {args.submissions:,} submissions, {args.clients} clients, two gunicorn instances, "

@@ -7,9 +7,9 @@ comes first. Signing in starts a fresh session, so nothing from before it carrie
 from __future__ import annotations
 
 import hashlib
-from functools import cache
 import logging
 from datetime import timedelta
+from functools import cache
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email

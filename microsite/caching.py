@@ -67,7 +67,9 @@ def shared_cache(view):
             response.cache_control.no_cache = True
             return response
         g.shared_cache = True
-        response.headers["Cache-Control"] = f"public, max-age={current_app.config['ARTICLE_MAX_AGE']:d}"
+        response.headers["Cache-Control"] = (
+            f"public, max-age={current_app.config['ARTICLE_MAX_AGE']:d}"
+        )
         response.add_etag()
         if any(name in request.environ for name in _CONDITIONAL):
             return response.make_conditional(request)
@@ -123,7 +125,9 @@ def rendered_once(render: Callable[[], str], depends_on) -> Response:
             if page is None:
                 raise
             db.session.rollback()
-            log.warning("%s: served as rendered before, the check failed (%s)", key[0], type(error).__name__)
+            log.warning(
+                "%s: served as rendered before, the check failed (%s)", key[0], type(error).__name__
+            )
             version = page.version
         if page is None or version != page.version:
             body = render().encode()

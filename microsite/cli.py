@@ -3,18 +3,17 @@ as the site."""
 
 from __future__ import annotations
 
+import getpass
+import sys
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-
-import getpass
-import sys
 
 from . import auth, dates, exports, lifecycle, mail, security
 from .content import load_testimonials
 from .models import OUTBOX_STATUSES
 from .trials.commands import trials
-
 
 content = AppGroup("content", help="Manage the site's content.")
 
@@ -107,7 +106,9 @@ def _day(name: str):
 @leads.command("export", help="Write leads as CSV (the same bytes as /staff/leads.csv).")
 @click.option("--from", "first", callback=_day("from"), help="First day, YYYY-MM-DD.")
 @click.option("--to", "last", callback=_day("to"), help="Last day, YYYY-MM-DD.")
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="File (default: standard output).")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, writable=True), help="File (default: standard output)."
+)
 def leads_export(first, last, out) -> None:
     export = exports.CsvExport("leads", first, last, actor=f"cli:{getpass.getuser()}")
     with click.open_file(out or "-", "wb") as handle:
@@ -117,8 +118,12 @@ def leads_export(first, last, out) -> None:
         click.echo(f"{export.rows} leads written to {out}.", err=True)
 
 
-@leads.command("purge", help="Delete data older than the retention period (a dry run without --yes).")
-@click.option("--older-than", "days", type=click.IntRange(min=1), help="Days (default: RETENTION_DAYS).")
+@leads.command(
+    "purge", help="Delete data older than the retention period (a dry run without --yes)."
+)
+@click.option(
+    "--older-than", "days", type=click.IntRange(min=1), help="Days (default: RETENTION_DAYS)."
+)
 @click.option("--yes", is_flag=True, help="Really delete.")
 def leads_purge(days: int | None, yes: bool) -> None:
     days = days or current_app.config["RETENTION_DAYS"]

@@ -51,7 +51,9 @@ def add_once(row, key_column: str):
         db.session.rollback()
         model = type(row)
         key = getattr(row, key_column)
-        existing = None if key is None else db.session.scalar(select(model).filter_by(**{key_column: key}))
+        existing = (
+            None if key is None else db.session.scalar(select(model).filter_by(**{key_column: key}))
+        )
         if existing is None:  # not a duplicate key after all: a real error
             raise
         return existing, False

@@ -65,9 +65,16 @@ def _lead_query():
         _boolean(Lead.updates_opt_in),
         Lead.status,
         _text(Referral.code, "referral_code"),
-        *(_text(column) for column in (
-            Lead.utm_source, Lead.utm_medium, Lead.utm_campaign, Lead.utm_content, Lead.utm_term
-        )),
+        *(
+            _text(column)
+            for column in (
+                Lead.utm_source,
+                Lead.utm_medium,
+                Lead.utm_campaign,
+                Lead.utm_content,
+                Lead.utm_term,
+            )
+        ),
         # The trials shown to the family, in rank order (NCT ids need no formula guard).
         func.coalesce(
             words_in_order(LeadMatch.nct_id, LeadMatch.rank, LeadMatch.lead_id == Lead.id), ""
@@ -182,7 +189,10 @@ class CsvExport:
         db.session.commit()
         log.info(
             "export %d of %s %s: %d rows",
-            record.id, record.kind, "finished" if completed else "cut off", self.rows,
+            record.id,
+            record.kind,
+            "finished" if completed else "cut off",
+            self.rows,
         )
 
 

@@ -32,7 +32,9 @@ class Removed:
     mail_files: int = 0
 
     def describe(self) -> str:
-        return ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in asdict(self).items())
+        return ", ".join(
+            f"{count} {name.replace('_', ' ')}" for name, count in asdict(self).items()
+        )
 
 
 def _count(model, *conditions) -> int:

@@ -136,7 +136,9 @@ def deliver(message_id: int, backoff: bool = True) -> str | None:
         return None
     message = db.session.get(OutboxMessage, message_id)
     mine = (OutboxMessage.id == message_id) & (OutboxMessage.lease_token == token)
-    if message.kind == "referral" and is_suppressed(message.to_address):  # they may have unsubscribed since
+    if message.kind == "referral" and is_suppressed(
+        message.to_address
+    ):  # they may have unsubscribed since
         outcome = {"status": "cancelled"}
         log.info("outbox: message %d cancelled, address suppressed", message_id)
     else:
@@ -154,7 +156,10 @@ def deliver(message_id: int, backoff: bool = True) -> str | None:
             }
             log.warning(
                 "outbox: message %d attempt %d failed (%s)%s",
-                message_id, attempts, _describe(error), ", giving up" if gave_up else "",
+                message_id,
+                attempts,
+                _describe(error),
+                ", giving up" if gave_up else "",
             )
         else:
             outcome = {"status": "sent", "sent_at": utcnow(), "attempts": message.attempts + 1}

@@ -7,8 +7,8 @@ import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
 from wtforms import BooleanField, IntegerField, StringField, TextAreaField
-from wtforms.widgets import TextInput
 from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.widgets import TextInput
 
 # Control characters (C0, C1, DEL) and the Unicode line and paragraph separators.
 _CONTROL_CATEGORIES = {"Cc", "Zl", "Zp"}
@@ -126,8 +126,13 @@ def text_field(
 def email_field(label: str, required: str, autocomplete: str = "off") -> TypedStringField:
     # Not type=email: Chromium refuses internationalized addresses that we accept.
     return text_field(
-        label, 254, required, autocomplete=autocomplete, extra=[Email()],
-        inputmode="email", spellcheck="false",
+        label,
+        254,
+        required,
+        autocomplete=autocomplete,
+        extra=[Email()],
+        inputmode="email",
+        spellcheck="false",
     )
 
 

@@ -44,7 +44,11 @@ def pytest_configure(config):
         raise pytest.UsageError(
             "--database=postgresql needs TEST_DATABASE_URL, the SQLAlchemy URL of a database "
             f"the tests may fill and empty, e.g. {TEST_DATABASE_EXAMPLE}"
-            + (" (CI must run the PostgreSQL pass, so this is a failure)" if os.environ.get("CI") == "true" else "")
+            + (
+                " (CI must run the PostgreSQL pass, so this is a failure)"
+                if os.environ.get("CI") == "true"
+                else ""
+            )
         )
 
 
@@ -245,8 +249,10 @@ class _FormFields(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
-        if tag == "input" and attributes.get("type") == "hidden" or (
-            tag == "input" and attributes.get("name") == "hp_extra_notes"
+        if (
+            tag == "input"
+            and attributes.get("type") == "hidden"
+            or (tag == "input" and attributes.get("name") == "hp_extra_notes")
         ):
             self.fields[attributes["name"]] = attributes.get("value") or ""
 
@@ -313,7 +319,9 @@ class SMTPServer:
         from email import policy
 
         self.conversations.append(envelope.original_content or envelope.content)
-        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        message = email.message_from_bytes(
+            envelope.original_content or envelope.content, policy=policy.default
+        )
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), message))
         return "250 OK"
 

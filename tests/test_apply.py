@@ -30,8 +30,19 @@ def test_form_renders_with_every_contract_field(client):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     for name in (
-        "role", "patient_age", "diagnosis", "diagnosis_other", "treatment_stage", "country",
-        "postal_code", "name", "email", "phone", "contact_method", "consent", "updates_opt_in",
+        "role",
+        "patient_age",
+        "diagnosis",
+        "diagnosis_other",
+        "treatment_stage",
+        "country",
+        "postal_code",
+        "name",
+        "email",
+        "phone",
+        "contact_method",
+        "consent",
+        "updates_opt_in",
     ):
         assert f'name="{name}"' in html, name
     # Both checkboxes start unticked.
@@ -61,11 +72,21 @@ def test_a_valid_application_is_stored_and_redirects_to_thanks(client, app, appl
     assert response.headers["Location"] == "/apply/thanks"
     [lead] = leads(app)
     assert (lead.role, lead.patient_age, lead.diagnosis, lead.diagnosis_other) == (
-        "parent", 7, "neuroblastoma", None,
+        "parent",
+        7,
+        "neuroblastoma",
+        None,
     )
-    assert (lead.treatment_stage, lead.country, lead.postal_code) == ("in_treatment", "GB", "SW1A 1AA")
+    assert (lead.treatment_stage, lead.country, lead.postal_code) == (
+        "in_treatment",
+        "GB",
+        "SW1A 1AA",
+    )
     assert (lead.name, lead.email, lead.phone, lead.contact_method) == (
-        "Alex Example", "alex@example.com", None, "email",
+        "Alex Example",
+        "alex@example.com",
+        None,
+        "email",
     )
     assert lead.consent_version == CONSENT_VERSION
     assert before <= lead.consent_at <= datetime.now(UTC)
@@ -82,8 +103,10 @@ VALID = [
     ({"role": "patient", "patient_age": "18"}, {"role": "patient", "patient_age": 18}),
     ({"role": "clinician", "patient_age": "3"}, {"role": "clinician"}),
     ({"role": "relative"}, {"role": "relative"}),
-    ({"diagnosis": "other", "diagnosis_other": "  DIPG  "},
-     {"diagnosis": "other", "diagnosis_other": "DIPG"}),
+    (
+        {"diagnosis": "other", "diagnosis_other": "  DIPG  "},
+        {"diagnosis": "other", "diagnosis_other": "DIPG"},
+    ),
     ({"diagnosis": "wilms", "diagnosis_other": "ignored"}, {"diagnosis_other": None}),
     ({"treatment_stage": ""}, {"treatment_stage": None}),
     ({"treatment_stage": None}, {"treatment_stage": None}),
@@ -95,8 +118,10 @@ VALID = [
     ({"email": "josé@example.com"}, {"email": "josé@example.com"}),
     ({"email": "用户@例子.广告"}, {"email": "用户@例子.广告"}),
     ({"phone": "020 7946 0018", "country": "GB"}, {"phone": "+442079460018"}),
-    ({"phone": "(201) 555-0123", "country": "US", "contact_method": "phone"},
-     {"phone": "+12015550123", "contact_method": "phone"}),
+    (
+        {"phone": "(201) 555-0123", "country": "US", "contact_method": "phone"},
+        {"phone": "+12015550123", "contact_method": "phone"},
+    ),
     ({"phone": "+49 30 901820", "country": "GB"}, {"phone": "+4930901820"}),
     ({"updates_opt_in": "y"}, {"updates_opt_in": True}),
     ({"updates_opt_in": "yes"}, {"updates_opt_in": False}),
@@ -167,7 +192,9 @@ INVALID = [
 
 
 @pytest.mark.parametrize(("answers", "field", "message"), INVALID)
-def test_invalid_answers_are_refused_with_a_message(client, app, apply_form, answers, field, message):
+def test_invalid_answers_are_refused_with_a_message(
+    client, app, apply_form, answers, field, message
+):
     data = apply_form(**answers)
     response = client.post("/apply", data=data)
     assert response.status_code == 422
@@ -192,9 +219,16 @@ def test_invalid_answers_are_refused_with_a_message(client, app, apply_form, ans
 
 def test_everything_typed_is_kept_after_an_error(client, apply_form):
     data = apply_form(
-        role="patient", patient_age="15", name="Sam <Tester>", email="sam@example.com",
-        phone="020 7946 0018", postal_code="AB1 2CD", diagnosis="other",
-        diagnosis_other="Very rare tumor", contact_method="phone", updates_opt_in="y",
+        role="patient",
+        patient_age="15",
+        name="Sam <Tester>",
+        email="sam@example.com",
+        phone="020 7946 0018",
+        postal_code="AB1 2CD",
+        diagnosis="other",
+        diagnosis_other="Very rare tumor",
+        contact_method="phone",
+        updates_opt_in="y",
     )
     html = client.post("/apply", data=data).get_data(as_text=True)
     assert 'value="Sam &lt;Tester&gt;"' in html
@@ -207,7 +241,9 @@ def test_everything_typed_is_kept_after_an_error(client, apply_form):
     assert re.search(r'<input checked id="contact_method-1"', html)
     assert re.search(r'<option selected value="other">', html)
     assert re.search(r'<option selected value="GB">', html)
-    assert re.search(r'<input aria-[^>]*checked[^>]*name="consent"|<input checked[^>]*name="consent"', html)
+    assert re.search(
+        r'<input aria-[^>]*checked[^>]*name="consent"|<input checked[^>]*name="consent"', html
+    )
     assert re.search(r'<input checked[^>]*name="updates_opt_in"', html)
     # The same idempotency key comes back, so fixing the error and sending stores one lead.
     assert f'value="{data["idempotency_key"]}"' in html
@@ -309,7 +345,9 @@ def test_thanks_says_how_and_when_we_will_contact_them(client, apply_form):
 
 
 def test_thanks_follows_the_org_settings(make_app):
-    app = make_app(ORG_NAME="Kids Trials Net", ORG_EMAIL="help@kids.example", CALLBACK_BUSINESS_DAYS=5)
+    app = make_app(
+        ORG_NAME="Kids Trials Net", ORG_EMAIL="help@kids.example", CALLBACK_BUSINESS_DAYS=5
+    )
     html = app.test_client().get("/apply/thanks").get_data(as_text=True)
     assert "Kids Trials Net" in html and "help@kids.example" in html
     assert "within 5 business days" in html

@@ -14,20 +14,35 @@ from microsite.extensions import db
 from microsite.models import Lead
 
 FIELDS = (
-    "role", "patient_age", "diagnosis", "diagnosis_other", "treatment_stage", "country",
-    "postal_code", "name", "email", "phone", "contact_method", "consent", "updates_opt_in",
+    "role",
+    "patient_age",
+    "diagnosis",
+    "diagnosis_other",
+    "treatment_stage",
+    "country",
+    "postal_code",
+    "name",
+    "email",
+    "phone",
+    "contact_method",
+    "consent",
+    "updates_opt_in",
 )
 
 # Hostile text: any characters, often with control characters, near the length bounds.
 any_text = st.one_of(
     st.text(max_size=300),
     st.text(alphabet=st.characters(codec="utf-8"), max_size=30),
-    st.sampled_from(["", " ", "0", "18", "39", "40", "-1", "y", "other", "phone", "GB", "+44 20 7946 0018"]),
+    st.sampled_from(
+        ["", " ", "0", "18", "39", "40", "-1", "y", "other", "phone", "GB", "+44 20 7946 0018"]
+    ),
 )
 
 
 def clean(text: str | None) -> bool:
-    return text is None or not any(ord(c) < 32 or 127 <= ord(c) < 160 or c in "\u2028\u2029" for c in text)
+    return text is None or not any(
+        ord(c) < 32 or 127 <= ord(c) < 160 or c in "\u2028\u2029" for c in text
+    )
 
 
 def assert_valid(lead: Lead) -> None:
@@ -54,7 +69,9 @@ def assert_valid(lead: Lead) -> None:
         assert clean(text)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(fuzzed=st.dictionaries(st.sampled_from(FIELDS), any_text, min_size=1, max_size=5))
 def test_any_text_in_any_field_never_breaks_the_site_or_the_data(app, client, apply_form, fuzzed):
     data = apply_form(**fuzzed)

@@ -7,8 +7,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from microsite.extensions import db
 from microsite import models
+from microsite.extensions import db
 
 TITLE = "Latest Clinical Research and Developments in Pediatric Cancer: A Global Perspective"
 
@@ -31,7 +31,9 @@ def test_each_topic_is_a_section_with_an_h2_and_a_list(html):
     for body in topics:
         assert len(re.findall(r"<h2 ", body)) == 1
         assert body.count("<li>") == 2
-    assert "Advances in immunotherapy" in html and "Global collaboration and clinical trials" in html
+    assert (
+        "Advances in immunotherapy" in html and "Global collaboration and clinical trials" in html
+    )
     assert "CAR-T cell therapy:" in html and "tisagenlecleucel (Kymriah)" in html
 
 
@@ -45,7 +47,7 @@ def test_the_call_to_action_leads_to_apply_in_respectful_words(html):
 
 
 def test_the_footer_has_the_medical_disclaimer_and_privacy_link(html):
-    footer = html[html.index('<footer'):]
+    footer = html[html.index("<footer") :]
     assert "information, not medical advice" in footer
     assert "In an emergency, contact your" in footer
     assert 'href="/privacy"' in footer
@@ -62,7 +64,10 @@ def test_the_four_testimonials_are_shown_with_a_note(html):
     # Carousel markup: labelled slides, controls that only JavaScript reveals.
     assert 'aria-roledescription="carousel"' in html
     assert re.findall(r'aria-roledescription="slide" aria-label="(\d of \d)"', html) == [
-        "1 of 4", "2 of 4", "3 of 4", "4 of 4",
+        "1 of 4",
+        "2 of 4",
+        "3 of 4",
+        "4 of 4",
     ]
     assert '<div class="carousel__controls" hidden>' in html
 
@@ -85,7 +90,11 @@ def test_without_testimonials_there_is_no_carousel(make_app):
 
 def test_testimonial_text_is_escaped(app, client):
     with app.app_context():
-        db.session.add(models.Testimonial(slug="x", quote="<script>alert(1)</script>", author="A", position=9, published=True))
+        db.session.add(
+            models.Testimonial(
+                slug="x", quote="<script>alert(1)</script>", author="A", position=9, published=True
+            )
+        )
         db.session.commit()
     html = client.get("/").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html
@@ -130,7 +139,12 @@ def test_no_page_loads_anything_from_another_host(client, apply_form):
 
 def test_static_assets_are_served_the_same_to_everyone(client, apply_form):
     client.post("/apply", data=apply_form())  # a visitor with a session
-    for path in ("/static/css/site.css", "/static/js/carousel.js", "/static/js/forms.js", "/static/favicon.svg"):
+    for path in (
+        "/static/css/site.css",
+        "/static/js/carousel.js",
+        "/static/js/forms.js",
+        "/static/favicon.svg",
+    ):
         response = client.get(path)
         assert response.status_code == 200, path
         assert "Set-Cookie" not in response.headers and "Vary" not in response.headers

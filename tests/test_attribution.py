@@ -69,7 +69,9 @@ def test_an_old_or_forged_cookie_attributes_nothing(app, client, referral, apply
 
     real_time = itsdangerous.timed.time.time
     monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: real_time() - 31 * 24 * 3600)
-    client.get(f"/r/{referral.code}", headers={"User-Agent": BROWSER})  # a cookie signed 31 days ago
+    client.get(
+        f"/r/{referral.code}", headers={"User-Agent": BROWSER}
+    )  # a cookie signed 31 days ago
     monkeypatch.setattr(itsdangerous.timed.time, "time", real_time)
     client.post("/apply", data=apply_form())
     assert only_lead(app).referral_id is None
@@ -117,12 +119,25 @@ def test_utm_parameters_are_kept_for_the_visit_and_stored_with_the_lead(app, cli
     )
     assert response.status_code == 200
     assert "Set-Cookie" in response.headers
-    assert "private" in response.headers["Cache-Control"] and "public" not in response.headers["Cache-Control"]
+    assert (
+        "private" in response.headers["Cache-Control"]
+        and "public" not in response.headers["Cache-Control"]
+    )
     client.get("/privacy")
     client.post("/apply", data=apply_form())
     lead = only_lead(app)
-    assert (lead.utm_source, lead.utm_medium, lead.utm_campaign, lead.utm_content, lead.utm_term) == (
-        "newsletter", "email", "spring", "banner", "trial",
+    assert (
+        lead.utm_source,
+        lead.utm_medium,
+        lead.utm_campaign,
+        lead.utm_content,
+        lead.utm_term,
+    ) == (
+        "newsletter",
+        "email",
+        "spring",
+        "banner",
+        "trial",
     )
 
 
@@ -155,5 +170,11 @@ def test_referral_links_are_rate_limited_per_client(make_app):
     statuses = [client.get("/r/AAAAAAAAAAAAAAAA").status_code for _ in range(3)]
     assert statuses == [302, 302, 429]
     other = app.test_client()
-    assert other.get("/r/AAAAAAAAAAAAAAAA", environ_base={"REMOTE_ADDR": "192.0.2.9"}).status_code == 302
-    assert app.config["RATELIMIT_ENABLED"] and make_app().config["REFERRAL_RATE_LIMIT"] == "60 per minute"
+    assert (
+        other.get("/r/AAAAAAAAAAAAAAAA", environ_base={"REMOTE_ADDR": "192.0.2.9"}).status_code
+        == 302
+    )
+    assert (
+        app.config["RATELIMIT_ENABLED"]
+        and make_app().config["REFERRAL_RATE_LIMIT"] == "60 per minute"
+    )

@@ -55,7 +55,9 @@ def test_the_worker_that_edits_shows_the_edit_at_once(app, client, staff_client,
     assert "Doris Webber" not in authors(client)
 
 
-def test_other_workers_show_an_edit_within_the_revalidation_time(app, make_app, staff_client, clock):
+def test_other_workers_show_an_edit_within_the_revalidation_time(
+    app, make_app, staff_client, clock
+):
     other_worker = make_app().test_client()  # a second app on the same database
     assert "Doris Webber" in authors(other_worker)
     edit_author(staff_client, app, "doris-webber", "Doris W.")
@@ -89,7 +91,9 @@ def test_a_visitor_arriving_with_utm_parameters_leaves_nothing_in_the_shared_pag
     other_visitor = client.application.test_client().get("/")
     assert "public" in other_visitor.headers["Cache-Control"]
     assert "Set-Cookie" not in other_visitor.headers
-    assert b"newsletter" not in other_visitor.get_data() and b"spring" not in other_visitor.get_data()
+    assert (
+        b"newsletter" not in other_visitor.get_data() and b"spring" not in other_visitor.get_data()
+    )
 
 
 def test_when_the_check_fails_the_page_rendered_before_is_served(app, client, clock):

@@ -34,8 +34,13 @@ def test_content_load_repairs_edited_text_and_keeps_unpublished_ones_hidden(app,
     result = runner.invoke(args=["content", "load"])
     assert result.output == "Testimonials: 0 added, 1 updated, 3 unchanged.\n"
     with app.app_context():
-        assert db.session.scalar(select(models.Testimonial.quote).filter_by(slug="frank-kaons")).startswith("They have")
-        assert db.session.scalar(select(models.Testimonial.published).filter_by(slug="doris-webber")) is False
+        assert db.session.scalar(
+            select(models.Testimonial.quote).filter_by(slug="frank-kaons")
+        ).startswith("They have")
+        assert (
+            db.session.scalar(select(models.Testimonial.published).filter_by(slug="doris-webber"))
+            is False
+        )
 
 
 def test_content_help_says_what_it_does(runner):

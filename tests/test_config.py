@@ -19,8 +19,14 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
     for name in (
-        "MICROSITE_ENV", "SECRET_KEY", "DATABASE_URL", "ORG_NAME", "CALLBACK_BUSINESS_DAYS",
-        "MAIL_USE_TLS", "MAIL_USE_SSL", "RATELIMIT_ENABLED",
+        "MICROSITE_ENV",
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "ORG_NAME",
+        "CALLBACK_BUSINESS_DAYS",
+        "MAIL_USE_TLS",
+        "MAIL_USE_SSL",
+        "RATELIMIT_ENABLED",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -49,7 +55,9 @@ def test_instance_file_overrides_defaults_and_environment_overrides_both(tmp_pat
     assert app.config["RETENTION_DAYS"] == 100
 
 
-@pytest.mark.parametrize(("raw", "value"), [("true", True), ("1", True), ("Off", False), ("no", False)])
+@pytest.mark.parametrize(
+    ("raw", "value"), [("true", True), ("1", True), ("Off", False), ("no", False)]
+)
 def test_switches_read_from_the_environment(tmp_path, monkeypatch, raw, value):
     monkeypatch.setenv("RATELIMIT_ENABLED", raw)
     assert build(tmp_path).config["RATELIMIT_ENABLED"] is value
@@ -57,11 +65,16 @@ def test_switches_read_from_the_environment(tmp_path, monkeypatch, raw, value):
 
 def test_database_url_switches_the_database(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/other.sqlite3")
-    assert build(tmp_path).config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/other.sqlite3"
+    assert (
+        build(tmp_path).config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/other.sqlite3"
+    )
 
 
 def test_a_trailing_slash_on_public_url_is_dropped(tmp_path):
-    assert build(tmp_path, PUBLIC_URL="https://trials.example/").config["PUBLIC_URL"] == "https://trials.example"
+    assert (
+        build(tmp_path, PUBLIC_URL="https://trials.example/").config["PUBLIC_URL"]
+        == "https://trials.example"
+    )
 
 
 @pytest.mark.parametrize(
@@ -71,7 +84,10 @@ def test_a_trailing_slash_on_public_url_is_dropped(tmp_path):
         ({"MICROSITE_ENV": "staging"}, "MICROSITE_ENV must be one of development, production"),
         ({"MICROSITE_ENV": "production"}, "SECRET_KEY must be set in production"),
         ({"MAIL_USE_TLS": "maybe"}, "MAIL_USE_TLS must be true or false"),
-        ({"MAIL_USE_TLS": "true", "MAIL_USE_SSL": "1"}, "set MAIL_USE_TLS or MAIL_USE_SSL, not both"),
+        (
+            {"MAIL_USE_TLS": "true", "MAIL_USE_SSL": "1"},
+            "set MAIL_USE_TLS or MAIL_USE_SSL, not both",
+        ),
     ],
 )
 def test_a_configuration_that_cannot_run_is_refused(tmp_path, monkeypatch, environment, message):
@@ -113,7 +129,10 @@ def test_workers_starting_at_once_agree_on_one_key(tmp_path):
     workers = [
         subprocess.Popen(
             [sys.executable, "-c", script, str(tmp_path)],
-            cwd=ROOT, env=environment, stdout=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for _ in range(8)
     ]

@@ -58,15 +58,29 @@ def schema_of(app) -> dict:
         return {
             table: {
                 # In any order: a later migration appends the columns it adds.
-                "columns": sorted((c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)),
+                "columns": sorted(
+                    (c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)
+                ),
                 "primary key": inspector.get_pk_constraint(table)["constrained_columns"],
                 "foreign keys": sorted(
-                    (fk["name"], fk["constrained_columns"], fk["referred_table"], fk["options"].get("ondelete"))
+                    (
+                        fk["name"],
+                        fk["constrained_columns"],
+                        fk["referred_table"],
+                        fk["options"].get("ondelete"),
+                    )
                     for fk in inspector.get_foreign_keys(table)
                 ),
-                "unique": sorted((u["name"], u["column_names"]) for u in inspector.get_unique_constraints(table)),
-                "indexes": sorted((i["name"], i["column_names"], i["unique"]) for i in inspector.get_indexes(table)),
-                "checks": sorted((c["name"], c["sqltext"]) for c in inspector.get_check_constraints(table)),
+                "unique": sorted(
+                    (u["name"], u["column_names"]) for u in inspector.get_unique_constraints(table)
+                ),
+                "indexes": sorted(
+                    (i["name"], i["column_names"], i["unique"])
+                    for i in inspector.get_indexes(table)
+                ),
+                "checks": sorted(
+                    (c["name"], c["sqltext"]) for c in inspector.get_check_constraints(table)
+                ),
             }
             for table in sorted(set(inspector.get_table_names()) - {"alembic_version"})
         }

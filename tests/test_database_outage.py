@@ -19,7 +19,6 @@ from tests.conftest import (
     rendered_hidden_fields,
 )
 
-
 pytestmark = pytest.mark.sqlite_only(
     "moves the SQLite file away; `make loadtest` (database_down) stops a real PostgreSQL"
 )
@@ -57,10 +56,17 @@ def count(app, model) -> int:
     ("path", "valid", "model", "typed"),
     [
         ("/apply", VALID_APPLICATION, Lead, {"name": "Kept Name", "postal_code": "EC1A 1BB"}),
-        ("/share", VALID_SHARE, Referral, {"sender_name": "Kept Sender", "friend_email": "kept@example.com"}),
+        (
+            "/share",
+            VALID_SHARE,
+            Referral,
+            {"sender_name": "Kept Sender", "friend_email": "kept@example.com"},
+        ),
     ],
 )
-def test_a_form_answers_503_with_the_input_kept_and_works_once_the_database_is_back(outage, path, valid, model, typed):
+def test_a_form_answers_503_with_the_input_kept_and_works_once_the_database_is_back(
+    outage, path, valid, model, typed
+):
     client = outage.app.test_client()
     answers = form_filler(client, path, valid)(**typed)
     outage.begin()
@@ -85,7 +91,12 @@ def test_other_pages_get_a_styled_503_while_the_database_is_away(outage):
         create_staff(STAFF_EMAIL, STAFF_PASSWORD)
     client = outage.app.test_client()
     fields = rendered_hidden_fields(client.get("/staff/login").get_data(as_text=True))
-    assert client.post("/staff/login", data={**fields, "email": STAFF_EMAIL, "password": STAFF_PASSWORD}).status_code == 303
+    assert (
+        client.post(
+            "/staff/login", data={**fields, "email": STAFF_EMAIL, "password": STAFF_PASSWORD}
+        ).status_code
+        == 303
+    )
     outage.begin()
     for path in ("/staff/", "/staff/leads.csv"):
         response = client.get(path)

@@ -13,7 +13,7 @@ from microsite import exports
 from microsite.dates import today
 from microsite.extensions import db
 from microsite.models import ExportLog, Lead, LeadMatch, utcnow
-from tests.conftest import STAFF_EMAIL, form_filler, share_form_for, VALID_APPLICATION
+from tests.conftest import STAFF_EMAIL, VALID_APPLICATION, form_filler, share_form_for
 from tests.test_trials_matching import add_trial
 
 LEAD_COLUMNS = (
@@ -30,9 +30,16 @@ REFERRAL_COLUMNS = (
 
 def add_lead(app, created_at=None, **columns) -> int:
     values = {
-        "role": "parent", "patient_age": 5, "diagnosis": "wilms", "country": "GB",
-        "name": "Sam", "email": "sam@example.com", "contact_method": "email",
-        "consent_version": "v1", "consent_at": utcnow(), **columns,
+        "role": "parent",
+        "patient_age": 5,
+        "diagnosis": "wilms",
+        "country": "GB",
+        "name": "Sam",
+        "email": "sam@example.com",
+        "contact_method": "email",
+        "consent_version": "v1",
+        "consent_at": utcnow(),
+        **columns,
     }
     with app.app_context():
         lead = Lead(**values, created_at=created_at or utcnow())
@@ -61,8 +68,12 @@ def test_a_round_trip_through_csv_equals_the_database(app, staff_client):
     visitor = app.test_client()
     visitor.get("/?utm_source=news&utm_campaign=spring")
     fill = form_filler(visitor, "/apply", VALID_APPLICATION)
-    visitor.post("/apply", data=fill(name='Quote " and, comma', phone="020 7946 0018", updates_opt_in="y"))
-    visitor.post("/apply", data=fill(name="Zoë Ünicode", diagnosis="other", diagnosis_other="Rare; tumor"))
+    visitor.post(
+        "/apply", data=fill(name='Quote " and, comma', phone="020 7946 0018", updates_opt_in="y")
+    )
+    visitor.post(
+        "/apply", data=fill(name="Zoë Ünicode", diagnosis="other", diagnosis_other="Rare; tumor")
+    )
     response = staff_client.get("/staff/leads.csv")
     assert response.status_code == 200
     rows = parse(response.data)
@@ -74,18 +85,34 @@ def test_a_round_trip_through_csv_equals_the_database(app, staff_client):
             matches.setdefault(match.lead_id, []).append(match)
         expected = []
         for lead in leads:
-            expected.append([
-                str(lead.id), lead.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"), lead.role,
-                str(lead.patient_age), lead.diagnosis, lead.diagnosis_other or "",
-                lead.treatment_stage or "", lead.country, lead.postal_code or "", lead.name,
-                lead.email, lead.phone or "", lead.contact_method, lead.consent_version,
-                lead.consent_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "true" if lead.updates_opt_in else "false", lead.status,
-                lead.referral.code if lead.referral else "", lead.utm_source or "",
-                lead.utm_medium or "", lead.utm_campaign or "", lead.utm_content or "",
-                lead.utm_term or "",
-                " ".join(match.nct_id for match in matches.get(lead.id, [])),
-            ])
+            expected.append(
+                [
+                    str(lead.id),
+                    lead.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    lead.role,
+                    str(lead.patient_age),
+                    lead.diagnosis,
+                    lead.diagnosis_other or "",
+                    lead.treatment_stage or "",
+                    lead.country,
+                    lead.postal_code or "",
+                    lead.name,
+                    lead.email,
+                    lead.phone or "",
+                    lead.contact_method,
+                    lead.consent_version,
+                    lead.consent_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "true" if lead.updates_opt_in else "false",
+                    lead.status,
+                    lead.referral.code if lead.referral else "",
+                    lead.utm_source or "",
+                    lead.utm_medium or "",
+                    lead.utm_campaign or "",
+                    lead.utm_content or "",
+                    lead.utm_term or "",
+                    " ".join(match.nct_id for match in matches.get(lead.id, [])),
+                ]
+            )
     assert rows[1:] == expected
     assert rows[1][LEAD_COLUMNS.index("utm_source")] == "news"
     assert rows[1][LEAD_COLUMNS.index("phone")] == "+442079460018"
@@ -116,7 +143,7 @@ def test_headers_name_a_dated_file_and_forbid_caching(app, staff_client):
 
 FORMULAS = [
     ("=1+2", "'=1+2"),
-    ("=HYPERLINK(\"http://evil.example\")", "'=HYPERLINK(\"http://evil.example\")"),
+    ('=HYPERLINK("http://evil.example")', '\'=HYPERLINK("http://evil.example")'),
     ("+1+2", "'+1+2"),
     ("-2+3", "'-2+3"),
     ("@SUM(A1)", "'@SUM(A1)"),
@@ -151,8 +178,13 @@ def test_formula_cells_are_neutralized_and_nothing_else_changes(app, staff_clien
 
 @pytest.mark.parametrize(
     ("name", "written"),
-    [("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"), ("+SUM(1)", "'+SUM(1)"), ("-SUM(1)", "'-SUM(1)"),
-     ("@SUM(1)", "'@SUM(1)"), ("Plain Name", "Plain Name")],
+    [
+        ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+        ("+SUM(1)", "'+SUM(1)"),
+        ("-SUM(1)", "'-SUM(1)"),
+        ("@SUM(1)", "'@SUM(1)"),
+        ("Plain Name", "Plain Name"),
+    ],
 )
 def test_hostile_names_arrive_neutralized_in_the_file(app, staff_client, name, written):
     add_lead(app, name=name, phone="+442079460018", utm_source="=evil()")
@@ -175,8 +207,8 @@ def test_the_response_is_streamed_in_batches(app, staff_client, monkeypatch):
 
 
 def test_date_filters_are_inclusive_days_in_the_display_time_zone(make_app):
-    from tests.conftest import STAFF_PASSWORD, rendered_hidden_fields
     from microsite.auth import create_staff
+    from tests.conftest import STAFF_PASSWORD, rendered_hidden_fields
 
     app = make_app(DISPLAY_TIMEZONE="America/New_York")
     with app.app_context():
@@ -200,7 +232,9 @@ def test_date_filters_are_inclusive_days_in_the_display_time_zone(make_app):
     assert names("") == ["Ninth", "Tenth", "Twelfth"]
 
 
-@pytest.mark.parametrize("query", ["from=2026-13-01", "to=yesterday", "from=2026-1-1", "to=20260101", "from=2026-02-30"])
+@pytest.mark.parametrize(
+    "query", ["from=2026-13-01", "to=yesterday", "from=2026-1-1", "to=20260101", "from=2026-02-30"]
+)
 def test_a_bad_date_is_a_400_with_a_message(staff_client, query):
     for path in ("/staff/leads.csv", "/staff/referrals.csv"):
         response = staff_client.get(f"{path}?{query}")
@@ -237,7 +271,11 @@ def test_every_export_is_logged_with_who_what_and_how_many(app, staff_client):
     with app.app_context():
         web, cli = db.session.scalars(select(ExportLog).order_by(ExportLog.id))
         assert (web.actor, web.kind, web.filters, web.rows, web.completed) == (
-            STAFF_EMAIL, "leads", {"from": "2020-01-01", "to": None}, 2, True,
+            STAFF_EMAIL,
+            "leads",
+            {"from": "2020-01-01", "to": None},
+            2,
+            True,
         )
         assert cli.actor.startswith("cli:") and cli.filters == {"from": None, "to": "2099-12-31"}
         assert cli.rows == 2
@@ -253,7 +291,10 @@ def test_referrals_export_counts_clicks_attribution_and_mail(app, staff_client):
 
         code = db.session.scalar(select(Referral.code))
     visitor = app.test_client()
-    visitor.get(f"/r/{code}", headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36"})
+    visitor.get(
+        f"/r/{code}",
+        headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36"},
+    )
     visitor.post("/apply", data=form_filler(visitor, "/apply", VALID_APPLICATION)())
     rows = parse(staff_client.get("/staff/referrals.csv").data)
     assert rows[0][: len(REFERRAL_COLUMNS)] == REFERRAL_COLUMNS

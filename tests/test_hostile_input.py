@@ -9,8 +9,8 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select
 
-from microsite.extensions import db
 from microsite import models
+from microsite.extensions import db
 from microsite.models import Lead, LeadNote, OutboxMessage, Referral
 from tests.conftest import (
     STAFF_EMAIL,
@@ -39,7 +39,7 @@ HOSTILE = [
     "Ŝ" * 101,
     "x" * 5000,
     "   padded with spaces   ",
-    "=HYPERLINK(\"http://evil.example\")",
+    '=HYPERLINK("http://evil.example")',
     "%s%n%x",
     "../../etc/passwd",
 ]
@@ -65,7 +65,9 @@ def assert_shown_escaped(html: str, value: str) -> None:
 
 def stored(app, column, **where):
     with app.app_context():
-        return db.session.scalars(select(column).filter_by(**where).order_by(column.class_.id.desc())).first()
+        return db.session.scalars(
+            select(column).filter_by(**where).order_by(column.class_.id.desc())
+        ).first()
 
 
 @pytest.fixture
@@ -74,13 +76,24 @@ def signed_in(app, staff_client):
 
 
 APPLY_TEXT_FIELDS = ["name", "email", "phone", "postal_code", "diagnosis_other", "patient_age"]
-APPLY_CHOICE_FIELDS = ["role", "diagnosis", "treatment_stage", "country", "contact_method", "consent"]
+APPLY_CHOICE_FIELDS = [
+    "role",
+    "diagnosis",
+    "treatment_stage",
+    "country",
+    "contact_method",
+    "consent",
+]
 
 
 @pytest.mark.parametrize("field", APPLY_TEXT_FIELDS + APPLY_CHOICE_FIELDS)
 def test_hostile_strings_in_the_application(app, client, signed_in, field):
     fill = form_filler(client, "/apply", VALID_APPLICATION)
-    extra = {"diagnosis": "other", "diagnosis_other": "Something rare"} if field == "diagnosis_other" else {}
+    extra = (
+        {"diagnosis": "other", "diagnosis_other": "Something rare"}
+        if field == "diagnosis_other"
+        else {}
+    )
     extra |= {"contact_method": "phone", "phone": "+44 20 7946 0958"} if field == "phone" else {}
     accepted = 0
     for value in HOSTILE:
@@ -89,7 +102,9 @@ def test_hostile_strings_in_the_application(app, client, signed_in, field):
         if response.status_code != 303:
             assert_refused_with_the_input_kept(response, value)
             if field in APPLY_TEXT_FIELDS and len(value) < 200:
-                assert f'value="{escape(value.strip())}"' in page(response) or str(escape(value)) in page(response)
+                assert f'value="{escape(value.strip())}"' in page(response) or str(
+                    escape(value)
+                ) in page(response)
             continue
         accepted += 1
         kept = stored(app, getattr(Lead, field))
@@ -137,7 +152,9 @@ def test_hostile_strings_in_call_notes(app, client, apply_form, signed_in):
     lead_id = stored(app, Lead.id)
     for value in HOSTILE:
         token = rendered_hidden_fields(page(signed_in.get(f"/staff/leads/{lead_id}")))["csrf_token"]
-        response = signed_in.post(f"/staff/leads/{lead_id}/notes", data={"csrf_token": token, "body": value})
+        response = signed_in.post(
+            f"/staff/leads/{lead_id}/notes", data={"csrf_token": token, "body": value}
+        )
         assert response.status_code < 500, value
         if response.status_code != 303:
             assert_refused_with_the_input_kept(response, value)
@@ -147,7 +164,9 @@ def test_hostile_strings_in_call_notes(app, client, apply_form, signed_in):
         assert_shown_escaped(page(signed_in.get(f"/staff/leads/{lead_id}")), kept)
     for value in HOSTILE:
         token = rendered_hidden_fields(page(signed_in.get(f"/staff/leads/{lead_id}")))["csrf_token"]
-        response = signed_in.post(f"/staff/leads/{lead_id}/status", data={"csrf_token": token, "status": value})
+        response = signed_in.post(
+            f"/staff/leads/{lead_id}/status", data={"csrf_token": token, "status": value}
+        )
         assert response.status_code in (303, 422), (value, response.status_code)
 
 
@@ -167,8 +186,15 @@ def test_hostile_strings_in_the_lead_filters(signed_in, field):
 def test_hostile_strings_in_testimonials(app, client, signed_in, field):
     for value in HOSTILE:
         token = rendered_hidden_fields(page(signed_in.get("/staff/testimonials/new")))["csrf_token"]
-        answers = {"author": "Jo Parent", "quote": "They found us a trial.", "consent_given_on": "2026-01-31", "published": "y"}
-        response = signed_in.post("/staff/testimonials/new", data={"csrf_token": token, **answers, field: value})
+        answers = {
+            "author": "Jo Parent",
+            "quote": "They found us a trial.",
+            "consent_given_on": "2026-01-31",
+            "published": "y",
+        }
+        response = signed_in.post(
+            "/staff/testimonials/new", data={"csrf_token": token, **answers, field: value}
+        )
         assert response.status_code < 500, (field, value)
         if response.status_code != 303:
             assert_refused_with_the_input_kept(response, value)
@@ -177,4 +203,6 @@ def test_hostile_strings_in_testimonials(app, client, signed_in, field):
         assert kept == value.strip(), (field, value, kept)
         assert_shown_escaped(page(client.get("/")), kept)
         if "<" in kept:
-            assert kept not in page(signed_in.get("/staff/testimonials"))  # the list shortens quotes
+            assert kept not in page(
+                signed_in.get("/staff/testimonials")
+            )  # the list shortens quotes

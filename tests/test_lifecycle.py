@@ -28,7 +28,9 @@ from tests.conftest import VALID_APPLICATION, form_filler, rendered_hidden_field
 
 def apply(app, **answers):
     client = app.test_client()
-    with client.post("/apply", data=form_filler(client, "/apply", VALID_APPLICATION)(**answers)) as response:
+    with client.post(
+        "/apply", data=form_filler(client, "/apply", VALID_APPLICATION)(**answers)
+    ) as response:
         assert response.status_code == 303
     return client
 
@@ -122,7 +124,9 @@ def person_with_history(app):
     client.post("/share", data=share_form_for(client)(friend_email="friend@example.com"))
     apply(app, email="erin@example.com")
     sharer = app.test_client()
-    sharer.post("/share", data=share_form_for(sharer)(friend_email="erin@example.com", sender_name="Other"))
+    sharer.post(
+        "/share", data=share_form_for(sharer)(friend_email="erin@example.com", sender_name="Other")
+    )
     apply(app, email="keep@example.com", name="Keep Me")
     with app.app_context():
         staff = create_staff("nav@example.com", "a-long-enough-password")
@@ -161,14 +165,27 @@ def test_purge_is_a_dry_run_until_yes(app):
     apply(app, email="new@example.com")
     with app.app_context():
         old = utcnow() - timedelta(days=800)
-        db.session.execute(update(Lead).where(Lead.email == "old@example.com").values(created_at=old))
-        db.session.execute(update(OutboxMessage).where(OutboxMessage.to_address == "old@example.com").values(created_at=old))
-        db.session.execute(update(Referral).where(Referral.sender_name == "Alex Example").where(Referral.lead_id == 1).values(created_at=old))
+        db.session.execute(
+            update(Lead).where(Lead.email == "old@example.com").values(created_at=old)
+        )
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.to_address == "old@example.com")
+            .values(created_at=old)
+        )
+        db.session.execute(
+            update(Referral)
+            .where(Referral.sender_name == "Alex Example")
+            .where(Referral.lead_id == 1)
+            .values(created_at=old)
+        )
         db.session.commit()
     runner = app.test_cli_runner()
     dry = runner.invoke(args=["leads", "purge"])
     assert dry.exit_code == 0
-    assert dry.output.startswith("Would delete (run again with --yes to delete): 1 leads, 0 notes, 1 referrals, 1 messages, 1 mail files; older than 730 days.")
+    assert dry.output.startswith(
+        "Would delete (run again with --yes to delete): 1 leads, 0 notes, 1 referrals, 1 messages, 1 mail files; older than 730 days."
+    )
     assert count(app, Lead) == 2
     done = runner.invoke(args=["leads", "purge", "--yes"])
     assert done.output.startswith("Deleted: 1 leads")

@@ -49,10 +49,24 @@ WRONG_PASSWORD = "wrong horse battery staple 43"
 NOTE = "Called Zebediah's mother about the Zygomorphic rhabdoid tumour"
 
 PERSONAL_VALUES = [
-    APPLICANT["name"], "Quartermaine", APPLICANT["email"], APPLICANT["diagnosis_other"],
-    "Zygomorphic", APPLICANT["postal_code"], APPLICANT["phone"], "+442079460958", "7946 0958",
-    SHARER["sender_name"], SHARER["friend_name"], SHARER["friend_email"], "Lumb",
-    STAFF_EMAIL, STAFF_PASSWORD, WRONG_PASSWORD, NOTE, CLIENT_ADDRESS,
+    APPLICANT["name"],
+    "Quartermaine",
+    APPLICANT["email"],
+    APPLICANT["diagnosis_other"],
+    "Zygomorphic",
+    APPLICANT["postal_code"],
+    APPLICANT["phone"],
+    "+442079460958",
+    "7946 0958",
+    SHARER["sender_name"],
+    SHARER["friend_name"],
+    SHARER["friend_email"],
+    "Lumb",
+    STAFF_EMAIL,
+    STAFF_PASSWORD,
+    WRONG_PASSWORD,
+    NOTE,
+    CLIENT_ADDRESS,
 ]
 
 
@@ -64,15 +78,21 @@ def assert_no_personal_data(text: str) -> None:
 def test_complete_flows_log_ids_and_no_personal_data(make_app, smtp_server, caplog):
     caplog.set_level(logging.DEBUG)
     app = make_app(
-        MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port, MAIL_TIMEOUT=5,
-        STAFF_NOTIFY_EMAIL="desk@example.com", RATELIMIT_ENABLED=True,
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp_server.port,
+        MAIL_TIMEOUT=5,
+        STAFF_NOTIFY_EMAIL="desk@example.com",
+        RATELIMIT_ENABLED=True,
     )
     runner = app.test_cli_runner()
     visitor = app.test_client()
     visitor.environ_base["REMOTE_ADDR"] = CLIENT_ADDRESS
 
     fill = form_filler(visitor, "/apply", APPLICANT)
-    assert visitor.post("/apply", data=fill(email="not-an-email " + APPLICANT["name"])).status_code == 422
+    assert (
+        visitor.post("/apply", data=fill(email="not-an-email " + APPLICANT["name"])).status_code
+        == 422
+    )
     assert visitor.post("/apply", data=fill()).status_code == 303
     fill_share = form_filler(visitor, "/share", SHARER)
     assert visitor.post("/share", data=fill_share()).status_code == 303
@@ -85,18 +105,40 @@ def test_complete_flows_log_ids_and_no_personal_data(make_app, smtp_server, capl
     assert runner.invoke(args=["outbox", "send"]).exit_code == 0
     assert len(smtp_server.messages) == 3  # confirmation, staff notice, the friend's message
 
-    created = runner.invoke(args=["staff", "create", STAFF_EMAIL, "--password-stdin"], input=STAFF_PASSWORD + "\n")
+    created = runner.invoke(
+        args=["staff", "create", STAFF_EMAIL, "--password-stdin"], input=STAFF_PASSWORD + "\n"
+    )
     assert created.exit_code == 0, created.output
     staff = app.test_client()
     staff.environ_base["REMOTE_ADDR"] = CLIENT_ADDRESS
     login = rendered_hidden_fields(staff.get("/staff/login").get_data(as_text=True))
-    assert staff.post("/staff/login", data={**login, "email": STAFF_EMAIL, "password": WRONG_PASSWORD}).status_code == 401
-    assert staff.post("/staff/login", data={**login, "email": STAFF_EMAIL, "password": STAFF_PASSWORD}).status_code == 303
+    assert (
+        staff.post(
+            "/staff/login", data={**login, "email": STAFF_EMAIL, "password": WRONG_PASSWORD}
+        ).status_code
+        == 401
+    )
+    assert (
+        staff.post(
+            "/staff/login", data={**login, "email": STAFF_EMAIL, "password": STAFF_PASSWORD}
+        ).status_code
+        == 303
+    )
     assert staff.get("/staff/?q=Quartermaine").status_code == 200
     lead_page = staff.get(f"/staff/leads/{lead_id}").get_data(as_text=True)
     token = rendered_hidden_fields(lead_page)["csrf_token"]
-    assert staff.post(f"/staff/leads/{lead_id}/status", data={"csrf_token": token, "status": "contacted"}).status_code == 303
-    assert staff.post(f"/staff/leads/{lead_id}/notes", data={"csrf_token": token, "body": NOTE}).status_code == 303
+    assert (
+        staff.post(
+            f"/staff/leads/{lead_id}/status", data={"csrf_token": token, "status": "contacted"}
+        ).status_code
+        == 303
+    )
+    assert (
+        staff.post(
+            f"/staff/leads/{lead_id}/notes", data={"csrf_token": token, "body": NOTE}
+        ).status_code
+        == 303
+    )
     assert APPLICANT["email"].encode() in staff.get("/staff/leads.csv?q=Quartermaine").data
     assert SHARER["friend_email"].encode() in staff.get("/staff/referrals.csv").data
     exported = runner.invoke(args=["leads", "export"])
@@ -135,15 +177,21 @@ def server_environment(tmp_path):
         "PYTHONUNBUFFERED": "1",
     }
     flask = [sys.executable, "-m", "flask", "--app", "microsite"]
-    subprocess.run([*flask, "db", "upgrade"], env=environment, cwd=ROOT, check=True, capture_output=True)
-    subprocess.run([*flask, "content", "load"], env=environment, cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [*flask, "db", "upgrade"], env=environment, cwd=ROOT, check=True, capture_output=True
+    )
+    subprocess.run(
+        [*flask, "content", "load"], env=environment, cwd=ROOT, check=True, capture_output=True
+    )
     return environment
 
 
 def serve_and_request(command: list[str], environment: dict, port: int, log: Path) -> str:
     """Run a server, send it requests that carry personal data in the URL, return its log."""
     with log.open("wb") as output:
-        server = subprocess.Popen(command, env=environment, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            command, env=environment, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             for _ in range(200):
@@ -152,7 +200,11 @@ def serve_and_request(command: list[str], environment: dict, port: int, log: Pat
                     break
                 except OSError:
                     time.sleep(0.1)
-            for path in ["/?utm_source=zq.private%40example.org", "/withdraw/SECRET-WITHDRAW-TOKEN", "/r/SECRETCODE?x=1"]:
+            for path in [
+                "/?utm_source=zq.private%40example.org",
+                "/withdraw/SECRET-WITHDRAW-TOKEN",
+                "/r/SECRETCODE?x=1",
+            ]:
                 try:
                     urllib.request.urlopen(base + path, timeout=5)
                 except OSError:
@@ -186,8 +238,16 @@ def test_the_development_server_logs_no_address_query_or_token(server_environmen
 
 def test_the_gunicorn_access_log_has_no_address_query_or_token(server_environment, tmp_path):
     port = free_port()
-    command = [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "--workers", "1"]
-    text = serve_and_request(command, {**server_environment, "PORT": str(port)}, port, tmp_path / "gunicorn.log")
+    command = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "-c",
+        "gunicorn.conf.py",
+        "--workers",
+        "1",
+    ]
+    text = serve_and_request(
+        command, {**server_environment, "PORT": str(port)}, port, tmp_path / "gunicorn.log"
+    )
     assert_request_lines_are_clean(text)
 
 

@@ -48,7 +48,9 @@ def test_the_friend_receives_one_message_whose_link_resolves_to_the_referral(mai
     assert message["From"] == "Trial Finder <no-reply@trialfinder.example>"
     assert message["To"] == "kim@example.com"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert re.fullmatch(r"<http://127\.0\.0\.1:5000/unsubscribe/[^>]+>", message["List-Unsubscribe"])
+    assert re.fullmatch(
+        r"<http://127\.0\.0\.1:5000/unsubscribe/[^>]+>", message["List-Unsubscribe"]
+    )
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     assert "Robin Sender asked Trial Finder to tell you about us" in text
@@ -58,7 +60,9 @@ def test_the_friend_receives_one_message_whose_link_resolves_to_the_referral(mai
     assert [m.status for m in outbox(mail_app)] == ["sent"]
 
     client = mail_app.test_client()
-    response = client.get(link.removeprefix("http://127.0.0.1:5000"), headers={"User-Agent": BROWSER})
+    response = client.get(
+        link.removeprefix("http://127.0.0.1:5000"), headers={"User-Agent": BROWSER}
+    )
     assert response.headers["Location"] == "/"
     with mail_app.app_context():
         referral = db.session.scalar(select(Referral))
@@ -71,7 +75,11 @@ def test_an_smtp_outage_queues_the_message_and_it_goes_out_once_later(mail_app, 
     with mail_app.app_context():
         assert db.session.scalar(select(Referral)).friend_email == "kim@example.com"
     [queued] = outbox(mail_app)
-    assert (queued.status, queued.attempts, queued.last_error) == ("queued", 1, "ConnectionRefusedError 111")
+    assert (queued.status, queued.attempts, queued.last_error) == (
+        "queued",
+        1,
+        "ConnectionRefusedError 111",
+    )
     smtp_server.start()
     assert cli(mail_app, "outbox", "send").startswith("Outbox: 1 sent, 0 to retry later")
     assert cli(mail_app, "outbox", "send").startswith("Outbox: 0 sent")
@@ -87,7 +95,9 @@ def test_failures_back_off_then_fail_and_can_be_retried(make_app, smtp_server):
     [message] = outbox(app)
     assert message.attempts == 2
     assert timedelta(seconds=110) < message.next_attempt_at - utcnow() <= timedelta(minutes=2)
-    assert cli(app, "outbox", "send").startswith("Outbox: 0 sent, 0 to retry later, 0 failed")  # not due
+    assert cli(app, "outbox", "send").startswith(
+        "Outbox: 0 sent, 0 to retry later, 0 failed"
+    )  # not due
     with app.app_context():
         db.session.execute(update(OutboxMessage).values(next_attempt_at=utcnow()))
         db.session.commit()
@@ -98,7 +108,9 @@ def test_failures_back_off_then_fail_and_can_be_retried(make_app, smtp_server):
     assert "kim@example.com" not in status
     smtp_server.start()
     assert cli(app, "outbox", "send").startswith("Outbox: 0 sent")  # failed stays failed...
-    assert cli(app, "outbox", "send", "--retry-failed").startswith("Outbox: 1 sent")  # ...until asked
+    assert cli(app, "outbox", "send", "--retry-failed").startswith(
+        "Outbox: 1 sent"
+    )  # ...until asked
     assert len(smtp_server.messages) == 1
 
 
@@ -112,12 +124,18 @@ def test_a_leased_message_is_left_to_its_sender(mail_app, smtp_server):
     share(mail_app)
     smtp_server.start()
     with mail_app.app_context():
-        db.session.execute(update(OutboxMessage).values(lease_until=utcnow() + timedelta(minutes=5), lease_token="x" * 32))
+        db.session.execute(
+            update(OutboxMessage).values(
+                lease_until=utcnow() + timedelta(minutes=5), lease_token="x" * 32
+            )
+        )
         db.session.commit()
     assert cli(mail_app, "outbox", "send").startswith("Outbox: 0 sent")
     assert smtp_server.messages == []
     with mail_app.app_context():  # the other sender died: its lease runs out
-        db.session.execute(update(OutboxMessage).values(lease_until=utcnow() - timedelta(seconds=1)))
+        db.session.execute(
+            update(OutboxMessage).values(lease_until=utcnow() - timedelta(seconds=1))
+        )
         db.session.commit()
     assert cli(mail_app, "outbox", "send").startswith("Outbox: 1 sent")
     assert len(smtp_server.messages) == 1
@@ -165,7 +183,9 @@ def test_header_injection_never_reaches_the_smtp_conversation(mail_app, smtp_ser
 
 
 def test_visitor_text_that_looks_like_a_header_stays_in_the_body(mail_app, smtp_server):
-    share(mail_app, sender_name="Robin Bcc: victim@example.com", friend_name="To: other@example.com")
+    share(
+        mail_app, sender_name="Robin Bcc: victim@example.com", friend_name="To: other@example.com"
+    )
     [raw] = smtp_server.conversations
     headers, _, body = raw.partition(b"\r\n\r\n")
     assert b"victim" not in headers and b"other@example.com" not in headers

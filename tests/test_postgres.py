@@ -18,10 +18,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import String, func, literal, select, text
 
-from microsite import create_app, exports, leads
+from microsite import create_app, exports, leads, models
 from microsite.csvsql import csv_safe
 from microsite.extensions import db
-from microsite import models
 from microsite.models import Lead, OutboxMessage, Referral, utcnow
 from tests.conftest import dispose
 
@@ -34,8 +33,14 @@ def test_every_test_starts_with_empty_tables_and_ids_from_one(app, turn):
     with app.app_context():
         assert db.session.scalar(select(func.count(Lead.id))) == 0
         lead = Lead(
-            role="parent", patient_age=5, diagnosis="wilms", country="GB", name="Sam",
-            email="sam@example.com", contact_method="email", consent_version="v1",
+            role="parent",
+            patient_age=5,
+            diagnosis="wilms",
+            country="GB",
+            name="Sam",
+            email="sam@example.com",
+            contact_method="email",
+            consent_version="v1",
             consent_at=utcnow(),
         )
         db.session.add(lead)
@@ -47,11 +52,17 @@ def flask(*args: str, url: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "s" * 40}
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "microsite", *args],
-        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
-def test_the_flask_command_migrates_an_empty_database_with_no_drift(databases, empty_database_url, tmp_path):
+def test_the_flask_command_migrates_an_empty_database_with_no_drift(
+    databases, empty_database_url, tmp_path
+):
     """`flask db upgrade` and `flask db check` as an operator runs them, DATABASE_URL in
     the environment, on an empty database of the run's kind."""
     upgrade = flask("db", "upgrade", url=empty_database_url)
@@ -62,7 +73,9 @@ def test_the_flask_command_migrates_an_empty_database_with_no_drift(databases, e
     load = flask("content", "load", url=empty_database_url)
     assert load.stdout == "Testimonials: 4 added, 0 updated, 0 unchanged.\n", load.stderr
 
-    app = create_app({"INSTANCE_PATH": tmp_path, "SECRET_KEY": "s" * 40, "DATABASE_URL": empty_database_url})
+    app = create_app(
+        {"INSTANCE_PATH": tmp_path, "SECRET_KEY": "s" * 40, "DATABASE_URL": empty_database_url}
+    )
     try:
         with app.app_context():
             assert db.engine.dialect.name == databases.name
@@ -72,9 +85,17 @@ def test_the_flask_command_migrates_an_empty_database_with_no_drift(databases, e
 
 
 APPLICATION = {
-    "role": "parent", "patient_age": 7, "diagnosis": "neuroblastoma", "diagnosis_other": None,
-    "treatment_stage": None, "country": "GB", "postal_code": None, "name": "Alex Example",
-    "email": "alex@example.com", "phone": None, "contact_method": "email",
+    "role": "parent",
+    "patient_age": 7,
+    "diagnosis": "neuroblastoma",
+    "diagnosis_other": None,
+    "treatment_stage": None,
+    "country": "GB",
+    "postal_code": None,
+    "name": "Alex Example",
+    "email": "alex@example.com",
+    "phone": None,
+    "contact_method": "email",
     "updates_opt_in": False,
 }
 
@@ -129,7 +150,9 @@ cells = st.one_of(
 ).filter(lambda cell: "\x00" not in cell)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(cell=cells)
 @example(cell="+7\n")  # a number, then a line end: still not only a number
 @example(cell="-2.5\n")
@@ -146,11 +169,19 @@ def test_an_export_streams_from_a_server_side_cursor(app, monkeypatch):
     monkeypatch.setattr(exports, "BATCH", 2)
     with app.app_context():
         for number in range(5):
-            db.session.add(Lead(
-                role="parent", patient_age=5, diagnosis="wilms", country="GB",
-                name=f"Lead {number}", email=f"lead{number}@example.com",
-                contact_method="email", consent_version="v1", consent_at=utcnow(),
-            ))
+            db.session.add(
+                Lead(
+                    role="parent",
+                    patient_age=5,
+                    diagnosis="wilms",
+                    country="GB",
+                    name=f"Lead {number}",
+                    email=f"lead{number}@example.com",
+                    contact_method="email",
+                    consent_version="v1",
+                    consent_at=utcnow(),
+                )
+            )
         db.session.commit()
         export = exports.CsvExport("leads", None, None, actor="test")
         chunks = iter(export)

@@ -86,14 +86,18 @@ class Server:
         deadline = time.monotonic() + STARTUP_DEADLINE
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                pytest.fail(f"gunicorn exited with {self.process.returncode}:\n{self.log.read_text()}")
+                pytest.fail(
+                    f"gunicorn exited with {self.process.returncode}:\n{self.log.read_text()}"
+                )
             try:
                 if get(self.port, "/healthz") == 200:
                     return
             except OSError:
                 pass
             time.sleep(0.2)
-        pytest.fail(f"gunicorn did not answer /healthz on port {self.port}:\n{self.log.read_text()}")
+        pytest.fail(
+            f"gunicorn did not answer /healthz on port {self.port}:\n{self.log.read_text()}"
+        )
 
     def stop(self) -> None:
         self.process.terminate()
@@ -150,7 +154,11 @@ def test_two_processes_share_one_limit_through_redis(site, redis_url):
 
     # Alternately through each process: 2 x LIMIT requests, so each process alone sees
     # exactly LIMIT of them and would let them all through if it counted on its own.
-    statuses = [(server.port, get(server.port, f"/r/{code}")) for _ in range(LIMIT) for server in (first, second)]
+    statuses = [
+        (server.port, get(server.port, f"/r/{code}"))
+        for _ in range(LIMIT)
+        for server in (first, second)
+    ]
 
     assert [status for _, status in statuses] == [302] * LIMIT + [429] * LIMIT
     for server in (first, second):

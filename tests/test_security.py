@@ -11,10 +11,11 @@ import pytest
 
 from microsite import create_app
 from microsite.config import ConfigError
-from microsite.security import CONTENT_SECURITY_POLICY
 from microsite.extensions import db, limiter
 from microsite.models import Lead
+from microsite.security import CONTENT_SECURITY_POLICY
 from tests.conftest import VALID_APPLICATION, form_filler, share_form_for
+
 
 def every_get_path(app) -> list[str]:
     """Every GET route of the url_map, with 1 for each variable part."""
@@ -48,7 +49,9 @@ def test_every_route_carries_the_security_headers(app, staff_client, apply_form)
     assert_security_headers(refused.headers, "POST /apply")
 
 
-def test_pages_with_personal_data_are_never_stored_by_caches(app, client, staff_client, apply_form, share_form):
+def test_pages_with_personal_data_are_never_stored_by_caches(
+    app, client, staff_client, apply_form, share_form
+):
     assert client.post("/apply", data=apply_form()).status_code == 303
     personal = ["/apply/thanks"]
     sent = client.post("/share", data=share_form())
@@ -62,8 +65,15 @@ def test_pages_with_personal_data_are_never_stored_by_caches(app, client, staff_
 
 
 def test_the_csp_allows_nothing_inline_or_foreign():
-    assert "'unsafe-inline'" not in CONTENT_SECURITY_POLICY and "http" not in CONTENT_SECURITY_POLICY
-    for directive in ("default-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "object-src 'none'"):
+    assert (
+        "'unsafe-inline'" not in CONTENT_SECURITY_POLICY and "http" not in CONTENT_SECURITY_POLICY
+    )
+    for directive in (
+        "default-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ):
         assert directive in CONTENT_SECURITY_POLICY
 
 
@@ -97,7 +107,12 @@ def test_a_body_over_64_kb_gets_a_clean_413(client, apply_form):
 
 @pytest.mark.parametrize(
     "body",
-    [b"name=\xff\xfe\xfa&email=a@example.com", b"name=%zz%&&&=&email", b"\x00\x01\x02", b"a" * 1000],
+    [
+        b"name=\xff\xfe\xfa&email=a@example.com",
+        b"name=%zz%&&&=&email",
+        b"\x00\x01\x02",
+        b"a" * 1000,
+    ],
 )
 def test_malformed_form_bodies_get_a_clean_answer(client, body):
     client.get("/apply")
@@ -124,8 +139,16 @@ def test_forwarded_headers_are_ignored_without_trusted_proxies(make_app):
     app = make_app(RATELIMIT_ENABLED=True, SHARE_RATE_LIMIT="1 per hour")
     client = app.test_client()
     fill = share_form_for(client)
-    first = client.post("/share", data=fill(friend_email="a@example.com"), headers={"X-Forwarded-For": "203.0.113.1"})
-    second = client.post("/share", data=fill(friend_email="b@example.com"), headers={"X-Forwarded-For": "203.0.113.2"})
+    first = client.post(
+        "/share",
+        data=fill(friend_email="a@example.com"),
+        headers={"X-Forwarded-For": "203.0.113.1"},
+    )
+    second = client.post(
+        "/share",
+        data=fill(friend_email="b@example.com"),
+        headers={"X-Forwarded-For": "203.0.113.2"},
+    )
     assert (first.status_code, second.status_code) == (303, 429)  # one client, whatever it claims
 
 
@@ -133,9 +156,21 @@ def test_behind_a_trusted_proxy_the_real_client_is_seen(make_app):
     app = make_app(RATELIMIT_ENABLED=True, SHARE_RATE_LIMIT="1 per hour", TRUSTED_PROXY_HOPS=1)
     client = app.test_client()
     fill = share_form_for(client)
-    first = client.post("/share", data=fill(friend_email="a@example.com"), headers={"X-Forwarded-For": "203.0.113.1"})
-    other = client.post("/share", data=fill(friend_email="b@example.com"), headers={"X-Forwarded-For": "203.0.113.2"})
-    again = client.post("/share", data=fill(friend_email="c@example.com"), headers={"X-Forwarded-For": "203.0.113.1"})
+    first = client.post(
+        "/share",
+        data=fill(friend_email="a@example.com"),
+        headers={"X-Forwarded-For": "203.0.113.1"},
+    )
+    other = client.post(
+        "/share",
+        data=fill(friend_email="b@example.com"),
+        headers={"X-Forwarded-For": "203.0.113.2"},
+    )
+    again = client.post(
+        "/share",
+        data=fill(friend_email="c@example.com"),
+        headers={"X-Forwarded-For": "203.0.113.1"},
+    )
     assert (first.status_code, other.status_code, again.status_code) == (303, 303, 429)
 
 
@@ -186,12 +221,25 @@ def test_with_the_limit_storage_down_limits_are_counted_in_memory(limit_storage_
 )
 def test_production_refuses_to_start_unsafe(tmp_path, settings, message):
     with pytest.raises(ConfigError, match=message):
-        create_app({"INSTANCE_PATH": tmp_path, "MICROSITE_ENV": "production", "DATABASE_URL": "sqlite://", **settings})
+        create_app(
+            {
+                "INSTANCE_PATH": tmp_path,
+                "MICROSITE_ENV": "production",
+                "DATABASE_URL": "sqlite://",
+                **settings,
+            }
+        )
 
 
 def test_production_starts_with_a_strong_key(tmp_path):
-    app = create_app({"INSTANCE_PATH": tmp_path, "MICROSITE_ENV": "production", "DATABASE_URL": "sqlite://",
-                      "SECRET_KEY": "9f8e7d6c5b4a39281706f5e4d3c2b1a0" * 2})
+    app = create_app(
+        {
+            "INSTANCE_PATH": tmp_path,
+            "MICROSITE_ENV": "production",
+            "DATABASE_URL": "sqlite://",
+            "SECRET_KEY": "9f8e7d6c5b4a39281706f5e4d3c2b1a0" * 2,
+        }
+    )
     result = app.test_cli_runner().invoke(args=["check-config"])
     assert result.exit_code == 0 and "Configuration OK" in result.output
 

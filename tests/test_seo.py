@@ -27,7 +27,9 @@ def test_public_pages_have_title_description_canonical_and_open_graph(make_app, 
     assert meta(html, "name", "robots") is None
 
 
-@pytest.mark.parametrize("path", ["/apply/thanks", "/share/sent", "/staff/login", "/unsubscribe/x", "/withdraw/x"])
+@pytest.mark.parametrize(
+    "path", ["/apply/thanks", "/share/sent", "/staff/login", "/unsubscribe/x", "/withdraw/x"]
+)
 def test_private_pages_ask_not_to_be_indexed(client, path):
     html = client.get(path).get_data(as_text=True)
     assert meta(html, "name", "robots") == "noindex"

@@ -28,8 +28,12 @@ def count(app, model) -> int:
 
 def test_the_form_has_the_contract_fields_and_no_free_text(client):
     html = client.get("/share").get_data(as_text=True)
-    form = html[html.index("<form"):html.index("</form>")]
-    names = set(re.findall(r'name="([a-z_]+)"', form)) - {"csrf_token", "idempotency_key", "hp_extra_notes"}
+    form = html[html.index("<form") : html.index("</form>")]
+    names = set(re.findall(r'name="([a-z_]+)"', form)) - {
+        "csrf_token",
+        "idempotency_key",
+        "hp_extra_notes",
+    }
     assert names == {"sender_name", "friend_name", "friend_email", "consent"}
     assert "<textarea" not in html
     assert "I know this person and believe they would welcome this" in html
@@ -47,12 +51,18 @@ def test_a_referral_is_stored_with_its_message_queued(client, app, share_form):
     assert response.headers["Location"] == "/share/sent"
     [referral] = rows(app, Referral)
     assert (referral.sender_name, referral.friend_name, referral.friend_email) == (
-        "Robin Sender", "Kim Friend", "kim@example.com",
+        "Robin Sender",
+        "Kim Friend",
+        "kim@example.com",
     )
     assert re.fullmatch(r"[A-Za-z0-9_-]{16}", referral.code)  # 96 random bits
     assert referral.lead_id is None and referral.clicks == 0
     [message] = rows(app, OutboxMessage)
-    assert (message.to_address, message.referral_id, message.status) == ("kim@example.com", referral.id, "queued")
+    assert (message.to_address, message.referral_id, message.status) == (
+        "kim@example.com",
+        referral.id,
+        "queued",
+    )
 
 
 def test_the_result_page_shows_the_personal_link_on_the_public_url(make_app):
@@ -105,15 +115,25 @@ INVALID = [
     ({"friend_name": "Kim\nX-Header: 1"}, "friend_name", "special characters"),
     ({"friend_email": ""}, "friend_email", "Enter your friend’s email address"),
     ({"friend_email": "kim"}, "friend_email", "like name@example.com"),
-    ({"friend_email": "kim@example.com\r\nBcc: victim@example.com"}, "friend_email", "special characters"),
-    ({"friend_email": "kim@example.com, other@example.com"}, "friend_email", "like name@example.com"),
+    (
+        {"friend_email": "kim@example.com\r\nBcc: victim@example.com"},
+        "friend_email",
+        "special characters",
+    ),
+    (
+        {"friend_email": "kim@example.com, other@example.com"},
+        "friend_email",
+        "like name@example.com",
+    ),
     ({"consent": None}, "consent", "Tick the box"),
     ({"consent": "yes"}, "consent", "Tick the box"),
 ]
 
 
 @pytest.mark.parametrize(("answers", "field", "message"), INVALID)
-def test_invalid_answers_are_refused_with_a_message(client, app, share_form, answers, field, message):
+def test_invalid_answers_are_refused_with_a_message(
+    client, app, share_form, answers, field, message
+):
     response = client.post("/share", data=share_form(**answers))
     assert response.status_code == 422
     html = response.get_data(as_text=True)
@@ -124,12 +144,20 @@ def test_invalid_answers_are_refused_with_a_message(client, app, share_form, ans
 
 
 def test_input_is_kept_after_an_error(client, share_form):
-    html = client.post("/share", data=share_form(friend_email="kim@", friend_name="Kim <F>")).get_data(as_text=True)
-    assert 'value="Robin Sender"' in html and 'value="Kim &lt;F&gt;"' in html and 'value="kim@"' in html
+    html = client.post(
+        "/share", data=share_form(friend_email="kim@", friend_name="Kim <F>")
+    ).get_data(as_text=True)
+    assert (
+        'value="Robin Sender"' in html
+        and 'value="Kim &lt;F&gt;"' in html
+        and 'value="kim@"' in html
+    )
 
 
 def sender_name_field(client) -> str:
-    return re.search(r'<input[^>]*id="sender_name"[^>]*>', client.get("/share").get_data(as_text=True)).group(0)
+    return re.search(
+        r'<input[^>]*id="sender_name"[^>]*>', client.get("/share").get_data(as_text=True)
+    ).group(0)
 
 
 def test_after_applying_the_sender_name_comes_from_the_session(client, apply_form):
@@ -139,7 +167,9 @@ def test_after_applying_the_sender_name_comes_from_the_session(client, apply_for
 
 
 def test_the_sender_name_is_never_taken_from_the_url(client):
-    html = client.get("/share?sender_name=Mallory&friend_email=x@example.com").get_data(as_text=True)
+    html = client.get("/share?sender_name=Mallory&friend_email=x@example.com").get_data(
+        as_text=True
+    )
     assert "Mallory" not in html and "x@example.com" not in html
 
 
@@ -181,7 +211,9 @@ def test_an_expired_session_keeps_the_input(app, share_form):
 def test_one_message_per_address_per_30_days_and_the_same_answer(client, app, share_form):
     first = client.post("/share", data=share_form())
     page_after_first = client.get("/share/sent").get_data(as_text=True)
-    second = client.post("/share", data=share_form(friend_email="KIM@example.com", sender_name="Other Sender"))
+    second = client.post(
+        "/share", data=share_form(friend_email="KIM@example.com", sender_name="Other Sender")
+    )
     page_after_second = client.get("/share/sent").get_data(as_text=True)
     assert first.status_code == second.status_code == 303
     assert count(app, Referral) == 2
@@ -210,7 +242,9 @@ def test_the_share_rate_limit_keeps_the_input(make_app):
     fill = share_form_for(client)
     for n in range(2):
         assert client.post("/share", data=fill(friend_email=f"f{n}@example.com")).status_code == 303
-    limited = client.post("/share", data=fill(friend_email="f3@example.com", friend_name="Still Here"))
+    limited = client.post(
+        "/share", data=fill(friend_email="f3@example.com", friend_name="Still Here")
+    )
     assert limited.status_code == 429
     html = limited.get_data(as_text=True)
     assert "Please wait a little before sending again" in html
@@ -245,6 +279,21 @@ def test_the_limit_is_per_client(make_app):
     base = {"REMOTE_ADDR": "192.0.2.1"}
     other = {"REMOTE_ADDR": "192.0.2.2"}
     fill_first, fill_second = share_form_for(first), share_form_for(second)
-    assert first.post("/share", data=fill_first(friend_email="a@example.com"), environ_base=base).status_code == 303
-    assert first.post("/share", data=fill_first(friend_email="b@example.com"), environ_base=base).status_code == 429
-    assert second.post("/share", data=fill_second(friend_email="c@example.com"), environ_base=other).status_code == 303
+    assert (
+        first.post(
+            "/share", data=fill_first(friend_email="a@example.com"), environ_base=base
+        ).status_code
+        == 303
+    )
+    assert (
+        first.post(
+            "/share", data=fill_first(friend_email="b@example.com"), environ_base=base
+        ).status_code
+        == 429
+    )
+    assert (
+        second.post(
+            "/share", data=fill_second(friend_email="c@example.com"), environ_base=other
+        ).status_code
+        == 303
+    )

@@ -23,19 +23,32 @@ pytestmark = pytest.mark.postgresql_only("copies into the run's PostgreSQL serve
 
 def flask(*args: str, url: str) -> None:
     environment = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "s" * 40}
-    subprocess.run([sys.executable, "-m", "flask", "--app", "microsite", *args], cwd=ROOT,
-                   env=environment, check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "microsite", *args],
+        cwd=ROOT,
+        env=environment,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
 
 
 def copy(sqlite_file: Path, url: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "docs/deploy/sqlite_to_postgres.py", str(sqlite_file), url],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "docs/deploy/sqlite_to_postgres.py", str(sqlite_file), url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def counts(app) -> dict:
     with app.app_context():
-        return {model.__name__: db.session.scalar(select(func.count()).select_from(model))
-                for model in (Lead, Referral, OutboxMessage, LeadMatch)}
+        return {
+            model.__name__: db.session.scalar(select(func.count()).select_from(model))
+            for model in (Lead, Referral, OutboxMessage, LeadMatch)
+        }
 
 
 def test_a_sqlite_database_is_copied_row_for_row_and_ids_go_on(tmp_path, empty_database_url):
@@ -46,9 +59,18 @@ def test_a_sqlite_database_is_copied_row_for_row_and_ids_go_on(tmp_path, empty_d
     old = create_app({**settings, "DATABASE_URL": f"sqlite:///{sqlite_file}"})
     client = old.test_client()
     for number in range(3):
-        assert client.post("/apply", data=form_filler(client, "/apply", VALID_APPLICATION)(
-            email=f"family{number}@example.com")).status_code == 303
-    assert client.post("/share", data=form_filler(client, "/share", VALID_SHARE)()).status_code == 303
+        assert (
+            client.post(
+                "/apply",
+                data=form_filler(client, "/apply", VALID_APPLICATION)(
+                    email=f"family{number}@example.com"
+                ),
+            ).status_code
+            == 303
+        )
+    assert (
+        client.post("/share", data=form_filler(client, "/share", VALID_SHARE)()).status_code == 303
+    )
     dispose(old)
 
     copied = copy(sqlite_file, empty_database_url)
@@ -56,13 +78,24 @@ def test_a_sqlite_database_is_copied_row_for_row_and_ids_go_on(tmp_path, empty_d
     new = create_app({**settings, "DATABASE_URL": empty_database_url})
     assert counts(new) == counts(old)
     with old.app_context():
-        before = [(lead.id, lead.email, lead.created_at) for lead in db.session.scalars(select(Lead).order_by(Lead.id))]
+        before = [
+            (lead.id, lead.email, lead.created_at)
+            for lead in db.session.scalars(select(Lead).order_by(Lead.id))
+        ]
     with new.app_context():
-        after = [(lead.id, lead.email, lead.created_at) for lead in db.session.scalars(select(Lead).order_by(Lead.id))]
+        after = [
+            (lead.id, lead.email, lead.created_at)
+            for lead in db.session.scalars(select(Lead).order_by(Lead.id))
+        ]
     assert after == before
     client = new.test_client()
-    assert client.post("/apply", data=form_filler(client, "/apply", VALID_APPLICATION)(
-        email="after.move@example.com")).status_code == 303
+    assert (
+        client.post(
+            "/apply",
+            data=form_filler(client, "/apply", VALID_APPLICATION)(email="after.move@example.com"),
+        ).status_code
+        == 303
+    )
     with new.app_context():
         assert db.session.scalar(select(func.max(Lead.id))) == 4
 

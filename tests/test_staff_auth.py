@@ -46,7 +46,9 @@ def csrf_token(client, path: str = "/staff/login") -> str:
     return rendered_hidden_fields(page.get_data(as_text=True))["csrf_token"]
 
 
-def log_in(client, email: str = STAFF_EMAIL, password: str = STAFF_PASSWORD, next: str | None = None):
+def log_in(
+    client, email: str = STAFF_EMAIL, password: str = STAFF_PASSWORD, next: str | None = None
+):
     token = csrf_token(client)
     return client.post(
         "/staff/login",
@@ -144,7 +146,9 @@ def anonymous_refusals(app) -> list[str]:
         else:
             ok = is_sign_in_redirect(response, path if method == "GET" else None)
         if not ok:
-            problems.append(f"{method} {path}: {response.status_code} {response.headers.get('Location')}")
+            problems.append(
+                f"{method} {path}: {response.status_code} {response.headers.get('Location')}"
+            )
     return problems
 
 
@@ -272,7 +276,12 @@ def test_a_user_created_with_capitals_signs_in_in_lower_case(client, app):
     ],
 )
 def test_a_missing_answer_is_422_with_a_message(client, staff, answers, message):
-    data = {"csrf_token": csrf_token(client), "email": STAFF_EMAIL, "password": STAFF_PASSWORD, **answers}
+    data = {
+        "csrf_token": csrf_token(client),
+        "email": STAFF_EMAIL,
+        "password": STAFF_PASSWORD,
+        **answers,
+    }
     response = client.post("/staff/login", data=data)
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
@@ -390,7 +399,11 @@ def test_the_page_asked_for_is_the_page_reached_after_sign_in(client, staff):
         asked.headers["Location"],
         data={"csrf_token": token, "email": STAFF_EMAIL, "password": STAFF_PASSWORD},
     )
-    assert (path, response.status_code, response.headers["Location"]) == ("/staff/login", 303, "/staff/?q=x")
+    assert (path, response.status_code, response.headers["Location"]) == (
+        "/staff/login",
+        303,
+        "/staff/?q=x",
+    )
 
 
 # --- signing out -------------------------------------------------------------------------

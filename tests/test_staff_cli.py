@@ -50,7 +50,9 @@ def test_create_stores_the_email_in_lower_case(app, runner):
 
 
 def test_a_password_from_stdin_keeps_its_spaces_but_not_the_line_ending(app, runner):
-    result = runner.invoke(args=["staff", "create", EMAIL, "--password-stdin"], input=" spaced password \r\n")
+    result = runner.invoke(
+        args=["staff", "create", EMAIL, "--password-stdin"], input=" spaced password \r\n"
+    )
     assert result.exit_code == 0, result.output
     assert check_password_hash(user(app).password_hash, " spaced password ")
 
@@ -73,7 +75,9 @@ def test_a_confirmation_that_does_not_match_asks_again(app, runner):
 
 
 def test_a_confirmation_that_never_matches_creates_nobody(app, runner):
-    result = runner.invoke(args=["staff", "create", EMAIL], input=f"{PASSWORD}\nsomething-else-entirely\n")
+    result = runner.invoke(
+        args=["staff", "create", EMAIL], input=f"{PASSWORD}\nsomething-else-entirely\n"
+    )
     assert result.exit_code == 1
     assert "Error: The two entered values do not match." in result.output
     assert "Aborted!" in result.output
@@ -120,7 +124,9 @@ def test_create_needs_an_email(runner):
 
 def test_set_password_replaces_the_password(app, runner):
     create(runner)
-    result = runner.invoke(args=["staff", "set-password", EMAIL, "--password-stdin"], input=NEW_PASSWORD + "\n")
+    result = runner.invoke(
+        args=["staff", "set-password", EMAIL, "--password-stdin"], input=NEW_PASSWORD + "\n"
+    )
     assert result.exit_code == 0, result.output
     assert result.output == f"Password of {EMAIL} changed.\n"
     changed = user(app)
@@ -133,7 +139,9 @@ def test_set_password_replaces_the_password(app, runner):
 
 def test_set_password_asks_twice(app, runner):
     create(runner)
-    result = runner.invoke(args=["staff", "set-password", EMAIL], input=f"{NEW_PASSWORD}\n{NEW_PASSWORD}\n")
+    result = runner.invoke(
+        args=["staff", "set-password", EMAIL], input=f"{NEW_PASSWORD}\n{NEW_PASSWORD}\n"
+    )
     assert result.exit_code == 0, result.output
     assert "Repeat for confirmation" in result.output
     assert check_password_hash(user(app).password_hash, NEW_PASSWORD)
@@ -141,7 +149,9 @@ def test_set_password_asks_twice(app, runner):
 
 def test_set_password_refuses_a_short_password(app, runner):
     create(runner)
-    result = runner.invoke(args=["staff", "set-password", EMAIL, "--password-stdin"], input="short\n")
+    result = runner.invoke(
+        args=["staff", "set-password", EMAIL, "--password-stdin"], input="short\n"
+    )
     assert result.exit_code != 0
     assert result.output == "Error: a password needs at least 12 characters\n"
     assert check_password_hash(user(app).password_hash, PASSWORD)
@@ -162,7 +172,9 @@ def test_disable_stops_sign_in(app, runner):
 def test_set_password_enables_a_disabled_user(app, runner):
     create(runner)
     runner.invoke(args=["staff", "disable", EMAIL])
-    result = runner.invoke(args=["staff", "set-password", EMAIL, "--password-stdin"], input=NEW_PASSWORD + "\n")
+    result = runner.invoke(
+        args=["staff", "set-password", EMAIL, "--password-stdin"], input=NEW_PASSWORD + "\n"
+    )
     assert result.exit_code == 0, result.output
     assert user(app).active is True
     assert log_in(app.test_client(), EMAIL, NEW_PASSWORD).status_code == 303
@@ -185,7 +197,12 @@ def test_an_unknown_email_is_refused_with_a_message(app, runner, args, stdin):
 
 @pytest.mark.parametrize("command", ["disable", "set-password"])
 def test_a_bad_email_is_refused_by_every_command(runner, command):
-    result = runner.invoke(args=["staff", command, "not-an-email", "--password-stdin"][: 3 if command == "disable" else 4], input=NEW_PASSWORD + "\n")
+    result = runner.invoke(
+        args=["staff", command, "not-an-email", "--password-stdin"][
+            : 3 if command == "disable" else 4
+        ],
+        input=NEW_PASSWORD + "\n",
+    )
     assert result.exit_code != 0
     assert result.output == "Error: not an email address: 'not-an-email'\n"
 

@@ -10,9 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from microsite import dates
+from microsite import dates, models
 from microsite.extensions import db
-from microsite import models
 from microsite.models import ExportLog, Lead, LeadNote, Referral, StatusChange, utcnow
 from tests.conftest import VALID_APPLICATION, form_filler, share_form_for
 from tests.test_staff_auth import (  # noqa: F401  (fixtures used by name)
@@ -48,7 +47,9 @@ def stats(html: str) -> dict[str, int]:
     """The numbers of the dashboard's stat boxes, by label."""
     return {
         label: int(value)
-        for label, value in re.findall(r'<div class="stat"><dt>(.*?)</dt><dd>(\d+)</dd></div>', html)
+        for label, value in re.findall(
+            r'<div class="stat"><dt>(.*?)</dt><dd>(\d+)</dd></div>', html
+        )
     }
 
 
@@ -70,7 +71,12 @@ def test_the_dashboard_counts_today_7_days_30_days_and_all(signed_in, app):
         add_lead(app, created_at=now - timedelta(days=days_back))
     html = html_of(signed_in.get("/staff/"))
     counts = stats(html)
-    assert (counts["Today"], counts["7 days"], counts["30 days"], counts["All time"]) == (1, 2, 3, 4)
+    assert (counts["Today"], counts["7 days"], counts["30 days"], counts["All time"]) == (
+        1,
+        2,
+        3,
+        4,
+    )
     assert "Days in UTC." in html
 
 
@@ -104,7 +110,11 @@ def test_days_are_counted_in_the_display_time_zone(make_app, zone):
     chart = chart_days(html)
     assert chart[local_today] == 1 and chart[local_today - timedelta(days=1)] == 1
     # A filter on the local day finds only the lead of that local day.
-    filtered = html_of(client.get("/staff/", query_string={"from": local_today.isoformat(), "to": local_today.isoformat()}))
+    filtered = html_of(
+        client.get(
+            "/staff/", query_string={"from": local_today.isoformat(), "to": local_today.isoformat()}
+        )
+    )
     assert listed_leads(filtered) == ["After Midnight"]
     with app.app_context():
         db.engine.dispose()
@@ -114,10 +124,15 @@ def chart_days(html: str) -> dict[date, int]:
     """The day: count pairs of the chart's bars, checking they agree with its table."""
     svg = re.search(r"<svg[^>]*>.*?</svg>", html, re.S).group(0)
     assert 'role="img"' in svg.split(">", 1)[0]
-    bars = re.findall(r'<rect class="chart__bar"[^>]*><title>(\d{4}-\d\d-\d\d): (\d+)</title></rect>', svg)
+    bars = re.findall(
+        r'<rect class="chart__bar"[^>]*><title>(\d{4}-\d\d-\d\d): (\d+)</title></rect>', svg
+    )
     assert len(re.findall(r'<rect class="chart__bar"', svg)) == len(bars) == 30
     table = re.search(r'aria-label="Leads per day, as a table">(.*?)</table>', html, re.S).group(1)
-    table_rows = re.findall(r'<tr><th scope="row"><time datetime="(\d{4}-\d\d-\d\d)">[^<]*</time></th><td>(\d+)</td></tr>', table)
+    table_rows = re.findall(
+        r'<tr><th scope="row"><time datetime="(\d{4}-\d\d-\d\d)">[^<]*</time></th><td>(\d+)</td></tr>',
+        table,
+    )
     assert len(table_rows) == 30
     from_bars = {date.fromisoformat(day): int(n) for day, n in bars}
     assert from_bars == {date.fromisoformat(day): int(n) for day, n in table_rows}
@@ -135,11 +150,20 @@ def test_the_chart_has_30_bars_and_a_table_with_the_same_numbers(signed_in, app)
     chart = chart_days(html)
     assert max(chart) == today and min(chart) == today - timedelta(days=29)
     expected = {today - timedelta(days=n): 0 for n in range(30)}
-    expected.update({today: 3, today - timedelta(days=6): 1, today - timedelta(days=20): 1, today - timedelta(days=29): 1})
+    expected.update(
+        {
+            today: 3,
+            today - timedelta(days=6): 1,
+            today - timedelta(days=20): 1,
+            today - timedelta(days=29): 1,
+        }
+    )
     assert chart == expected
     # Bar heights scale to the busiest day; the summary says the total and the maximum.
-    assert f'<title>{today.isoformat()}: 3</title>' in html
-    heights = {day: h for h, day in re.findall(r'height="([\d.]+)"><title>(\d{4}-\d\d-\d\d):', html)}
+    assert f"<title>{today.isoformat()}: 3</title>" in html
+    heights = {
+        day: h for h, day in re.findall(r'height="([\d.]+)"><title>(\d{4}-\d\d-\d\d):', html)
+    }
     assert float(heights[today.isoformat()]) == 150.0
     assert float(heights[(today - timedelta(days=1)).isoformat()]) == 0.0
     assert "6 leads in 30 days; the most in one day was 3." in html
@@ -172,10 +196,19 @@ def test_the_referral_funnel_counts_shares_clicks_and_attributed_leads(signed_in
     assert friend.post("/apply", data=apply(email="friend@example.com")).status_code == 303
     # A lead who came on their own is not attributed.
     stranger = app.test_client()
-    assert stranger.post("/apply", data=form_filler(stranger, "/apply", VALID_APPLICATION)()).status_code == 303
+    assert (
+        stranger.post(
+            "/apply", data=form_filler(stranger, "/apply", VALID_APPLICATION)()
+        ).status_code
+        == 303
+    )
 
     counts = stats(html_of(signed_in.get("/staff/")))
-    assert (counts["Referrals sent"], counts["Link clicks"], counts["Leads attributed"]) == (3, 3, 1)
+    assert (counts["Referrals sent"], counts["Link clicks"], counts["Leads attributed"]) == (
+        3,
+        3,
+        1,
+    )
 
 
 # --- search, filters and pages -----------------------------------------------------------
@@ -184,12 +217,36 @@ def test_the_referral_funnel_counts_shares_clicks_and_attributed_leads(signed_in
 @pytest.fixture
 def three_leads(app):
     now = utcnow()
-    add_lead(app, name="Alex Example", email="alex@example.com", phone="+442071234567",
-             diagnosis="neuroblastoma", country="GB", status="new", created_at=now - timedelta(days=10))
-    add_lead(app, name="Bea Other", email="bea@mail.example", phone=None,
-             diagnosis="wilms", country="US", status="contacted", created_at=now - timedelta(days=5))
-    add_lead(app, name="Cai 100% Sure", email="cai_x@example.org", phone="+15550100",
-             diagnosis="wilms", country="GB", status="enrolled", created_at=now - timedelta(days=1))
+    add_lead(
+        app,
+        name="Alex Example",
+        email="alex@example.com",
+        phone="+442071234567",
+        diagnosis="neuroblastoma",
+        country="GB",
+        status="new",
+        created_at=now - timedelta(days=10),
+    )
+    add_lead(
+        app,
+        name="Bea Other",
+        email="bea@mail.example",
+        phone=None,
+        diagnosis="wilms",
+        country="US",
+        status="contacted",
+        created_at=now - timedelta(days=5),
+    )
+    add_lead(
+        app,
+        name="Cai 100% Sure",
+        email="cai_x@example.org",
+        phone="+15550100",
+        diagnosis="wilms",
+        country="GB",
+        status="enrolled",
+        created_at=now - timedelta(days=1),
+    )
     return now.date()
 
 
@@ -198,7 +255,10 @@ def three_leads(app):
     [
         ({}, ["Cai 100% Sure", "Bea Other", "Alex Example"]),
         ({"q": "bea"}, ["Bea Other"]),
-        ({"q": "EXAMPLE"}, ["Cai 100% Sure", "Bea Other", "Alex Example"]),  # name and email, any case
+        (
+            {"q": "EXAMPLE"},
+            ["Cai 100% Sure", "Bea Other", "Alex Example"],
+        ),  # name and email, any case
         ({"q": "Example.COM"}, ["Alex Example"]),
         ({"q": "mail.example"}, ["Bea Other"]),
         ({"q": "2071234"}, ["Alex Example"]),
@@ -212,7 +272,10 @@ def three_leads(app):
         ({"status": "contacted"}, ["Bea Other"]),
         ({"diagnosis": "wilms", "country": "GB"}, ["Cai 100% Sure"]),
         ({"q": "example", "status": "new"}, ["Alex Example"]),
-        ({"diagnosis": "", "country": "", "status": "", "q": ""}, ["Cai 100% Sure", "Bea Other", "Alex Example"]),
+        (
+            {"diagnosis": "", "country": "", "status": "", "q": ""},
+            ["Cai 100% Sure", "Bea Other", "Alex Example"],
+        ),
     ],
 )
 def test_search_and_filters(signed_in, three_leads, query, names):
@@ -275,7 +338,9 @@ def test_an_odd_page_number_is_no_500(signed_in, three_leads, number):
 # Once a bug (microsite/dates.py, utc_range: start_of(last + timedelta(days=1))): a "to" of
 # 9999-12-31 is a real YYYY-MM-DD day, passes the form and parse_day, then overflows with
 # OverflowError: the dashboard answers 500.
-@pytest.mark.parametrize("query", [{"to": "9999-12-31"}, {"from": "2026-01-01", "to": "9999-12-31"}])
+@pytest.mark.parametrize(
+    "query", [{"to": "9999-12-31"}, {"from": "2026-01-01", "to": "9999-12-31"}]
+)
 def test_the_last_possible_day_as_a_filter_is_no_500(signed_in, three_leads, query):
     response = signed_in.get("/staff/", query_string=query)
     assert response.status_code == 200
@@ -387,7 +452,13 @@ def test_a_lead_page_with_the_optional_fields_empty(signed_in, app):
 
 def test_an_unknown_lead_is_404(signed_in):
     assert signed_in.get("/staff/leads/999").status_code == 404
-    assert signed_in.post("/staff/leads/999/notes", data={"csrf_token": csrf_token(signed_in, "/staff/"), "body": "x"}).status_code == 404
+    assert (
+        signed_in.post(
+            "/staff/leads/999/notes",
+            data={"csrf_token": csrf_token(signed_in, "/staff/"), "body": "x"},
+        ).status_code
+        == 404
+    )
 
 
 def test_lead_text_is_escaped(signed_in, app):
@@ -409,7 +480,12 @@ def test_a_status_change_is_recorded_with_who_and_when(signed_in, app, staff):
     assert response.status_code == 303
     assert response.headers["Location"] == f"/staff/leads/{lead_id}"
     [change] = rows(app, StatusChange)
-    assert (change.lead_id, change.staff_id, change.from_status, change.to_status) == (lead_id, staff, "new", "contacted")
+    assert (change.lead_id, change.staff_id, change.from_status, change.to_status) == (
+        lead_id,
+        staff,
+        "new",
+        "contacted",
+    )
     assert before <= change.created_at <= utcnow()
     with app.app_context():
         assert db.session.get(Lead, lead_id).status == "contacted"
@@ -425,7 +501,11 @@ def test_status_changes_are_listed_in_order(signed_in, app):
         assert post_on_lead_page(signed_in, lead_id, "status", status=status).status_code == 303
     html = html_of(signed_in.get(f"/staff/leads/{lead_id}"))
     history = re.findall(r"<li>[^<]*: (.*?) → (.*?), by", html)
-    assert history == [("New", "Contacted"), ("Contacted", "Referred to a trial site"), ("Referred to a trial site", "Enrolled")]
+    assert history == [
+        ("New", "Contacted"),
+        ("Contacted", "Referred to a trial site"),
+        ("Referred to a trial site", "Enrolled"),
+    ]
 
 
 def test_choosing_the_same_status_records_nothing(signed_in, app):
@@ -451,9 +531,18 @@ def test_notes_are_appended_with_author_and_time(signed_in, app, staff):
     response = post_on_lead_page(signed_in, lead_id, "notes", body="  Called, left a message.  ")
     assert response.status_code == 303
     assert response.headers["Location"] == f"/staff/leads/{lead_id}#notes"
-    assert post_on_lead_page(signed_in, lead_id, "notes", body="Called back.\r\nWants a trial <near> home.").status_code == 303
+    assert (
+        post_on_lead_page(
+            signed_in, lead_id, "notes", body="Called back.\r\nWants a trial <near> home."
+        ).status_code
+        == 303
+    )
     first, second = rows(app, LeadNote)
-    assert (first.lead_id, first.author_id, first.body) == (lead_id, staff, "Called, left a message.")
+    assert (first.lead_id, first.author_id, first.body) == (
+        lead_id,
+        staff,
+        "Called, left a message.",
+    )
     assert before <= first.created_at <= second.created_at <= utcnow()
     assert second.body == "Called back.\r\nWants a trial <near> home."
     html = html_of(signed_in.get(f"/staff/leads/{lead_id}"))
@@ -498,7 +587,9 @@ def test_a_note_of_4000_characters_is_kept(signed_in, app):
 
 
 def test_there_is_no_way_to_edit_or_delete_a_note(app):
-    note_rules = [rule for rule in app.url_map.iter_rules() if "note" in rule.rule or "note" in rule.endpoint]
+    note_rules = [
+        rule for rule in app.url_map.iter_rules() if "note" in rule.rule or "note" in rule.endpoint
+    ]
     assert [(rule.rule, rule.methods - {"OPTIONS"}) for rule in note_rules] == [
         ("/staff/leads/<int:lead_id>/notes", {"POST"})
     ]
@@ -510,8 +601,18 @@ def test_edit_and_delete_requests_for_a_note_go_nowhere(signed_in, app):
     lead_id = add_lead(app)
     post_on_lead_page(signed_in, lead_id, "notes", body="Keep me.")
     token = csrf_token(signed_in, f"/staff/leads/{lead_id}")
-    assert signed_in.post(f"/staff/leads/{lead_id}/notes/1", data={"csrf_token": token, "body": "x"}).status_code == 404
-    assert signed_in.delete(f"/staff/leads/{lead_id}/notes", headers={"X-CSRFToken": token}).status_code == 405
+    assert (
+        signed_in.post(
+            f"/staff/leads/{lead_id}/notes/1", data={"csrf_token": token, "body": "x"}
+        ).status_code
+        == 404
+    )
+    assert (
+        signed_in.delete(
+            f"/staff/leads/{lead_id}/notes", headers={"X-CSRFToken": token}
+        ).status_code
+        == 405
+    )
     assert [note.body for note in rows(app, LeadNote)] == ["Keep me."]
 
 
@@ -548,7 +649,10 @@ def test_a_testimonial_is_added_with_its_consent_date(signed_in, app):
     assert response.headers["Location"] == "/staff/testimonials"
     added = rows(app, models.Testimonial)[-1]
     assert (added.author, added.quote, added.consent_given_on, added.published) == (
-        "Jo Parent", "The navigator found us a trial in a week.", date(2026, 1, 31), True,
+        "Jo Parent",
+        "The navigator found us a trial in a week.",
+        date(2026, 1, 31),
+        True,
     )
     assert added.slug == "jo-parent" and added.position == 4
     assert "2026-01-31" in html_of(signed_in.get("/staff/testimonials"))
@@ -560,14 +664,28 @@ def test_a_testimonial_is_edited_and_unpublished(signed_in, app):
     added = rows(app, models.Testimonial)[-1]
     path = f"/staff/testimonials/{added.id}"
     form = html_of(signed_in.get(path))
-    assert 'value="Jo Parent"' in form and 'value="2026-01-31"' in form and "Edit testimonial" in form
-    response = signed_in.post(path, data=quote_form(signed_in, path, author="Jo P.", quote="Changed words."))
+    assert (
+        'value="Jo Parent"' in form and 'value="2026-01-31"' in form and "Edit testimonial" in form
+    )
+    response = signed_in.post(
+        path, data=quote_form(signed_in, path, author="Jo P.", quote="Changed words.")
+    )
     assert response.status_code == 303
     edited = rows(app, models.Testimonial)[-1]
-    assert (edited.id, edited.author, edited.quote, edited.slug) == (added.id, "Jo P.", "Changed words.", "jo-parent")
+    assert (edited.id, edited.author, edited.quote, edited.slug) == (
+        added.id,
+        "Jo P.",
+        "Changed words.",
+        "jo-parent",
+    )
     assert "Jo P." in published_on_article(app.test_client())
 
-    assert signed_in.post(path, data=quote_form(signed_in, path, author="Jo P.", published=None)).status_code == 303
+    assert (
+        signed_in.post(
+            path, data=quote_form(signed_in, path, author="Jo P.", published=None)
+        ).status_code
+        == 303
+    )
     assert rows(app, models.Testimonial)[-1].published is False
     assert "Jo P." not in published_on_article(app.test_client())
 
@@ -577,14 +695,23 @@ def test_the_article_shows_only_published_testimonials(signed_in, app):
     path = f"/staff/testimonials/{frank.id}"
     data = quote_form(signed_in, path, author=frank.author, quote=frank.quote, published=None)
     assert signed_in.post(path, data=data).status_code == 303
-    signed_in.post("/staff/testimonials/new", data=quote_form(signed_in, author="Hidden One", published=None))
+    signed_in.post(
+        "/staff/testimonials/new", data=quote_form(signed_in, author="Hidden One", published=None)
+    )
     signed_in.post("/staff/testimonials/new", data=quote_form(signed_in, author="Shown One"))
-    assert published_on_article(app.test_client()) == ["Doris Webber", "Fiona McClure", "Selena McGuaery", "Shown One"]
+    assert published_on_article(app.test_client()) == [
+        "Doris Webber",
+        "Fiona McClure",
+        "Selena McGuaery",
+        "Shown One",
+    ]
 
 
 def test_a_second_testimonial_by_the_same_name_gets_its_own_slug(signed_in, app):
     for _ in range(2):
-        assert signed_in.post("/staff/testimonials/new", data=quote_form(signed_in)).status_code == 303
+        assert (
+            signed_in.post("/staff/testimonials/new", data=quote_form(signed_in)).status_code == 303
+        )
     assert [t.slug for t in rows(app, models.Testimonial)[-2:]] == ["jo-parent", "jo-parent-2"]
 
 
@@ -636,11 +763,20 @@ def test_an_export_appears_in_the_recent_exports(signed_in, app):
     assert body.startswith("\ufeffid,created_at".encode())
     assert body.count(b"\r\n") == 3
     [export] = rows(app, ExportLog)
-    assert (export.actor, export.kind, export.rows, export.completed) == (STAFF_EMAIL, "leads", 2, True)
+    assert (export.actor, export.kind, export.rows, export.completed) == (
+        STAFF_EMAIL,
+        "leads",
+        2,
+        True,
+    )
     html = html_of(signed_in.get("/staff/"))
-    section = html[html.index('id="exports-heading"'):]
+    section = html[html.index('id="exports-heading"') :]
     assert f"<td>{STAFF_EMAIL}</td>" in section
-    assert "<td>leads</td>" in section and "<td>start to today</td>" in section and "<td>2</td>" in section
+    assert (
+        "<td>leads</td>" in section
+        and "<td>start to today</td>" in section
+        and "<td>2</td>" in section
+    )
     assert "No exports yet." not in html
 
 
@@ -649,7 +785,11 @@ def test_a_filtered_referral_export_is_logged_with_its_dates(signed_in, app):
     assert response.status_code == 200
     assert response.get_data().startswith("\ufeffid,created_at,code".encode())
     [export] = rows(app, ExportLog)
-    assert (export.kind, export.filters, export.rows) == ("referrals", {"from": "2026-01-01", "to": "2026-01-31"}, 0)
+    assert (export.kind, export.filters, export.rows) == (
+        "referrals",
+        {"from": "2026-01-01", "to": "2026-01-31"},
+        0,
+    )
     assert "<td>2026-01-01 to 2026-01-31</td>" in html_of(signed_in.get("/staff/"))
 
 
@@ -706,4 +846,6 @@ def test_every_staff_response_is_no_store(signed_in, app):
         response.close()
     statuses = {name: response.status_code for name, response in responses.items()}
     assert {200, 302, 303, 401, 404, 400, 422} <= set(statuses.values()), statuses
-    assert [name for name, response in responses.items() if not response.cache_control.no_store] == []
+    assert [
+        name for name, response in responses.items() if not response.cache_control.no_store
+    ] == []

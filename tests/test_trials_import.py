@@ -98,7 +98,13 @@ def test_one_study_object_is_stored_with_its_sites_contacts_and_diagnoses(make_a
     assert sites == [
         ("Fictional Children's Hospital", "Boston", "United States", "US", "RECRUITING"),
         ("Fictional Royal Infirmary", "Leeds", "United Kingdom", "GB", "RECRUITING"),
-        ("Fictional University Hospital", "Seoul", "Korea, Republic of", "KR", "NOT_YET_RECRUITING"),
+        (
+            "Fictional University Hospital",
+            "Seoul",
+            "Korea, Republic of",
+            "KR",
+            "NOT_YET_RECRUITING",
+        ),
         ("Fictional Hacettepe Clinic", "Ankara", "Turkey", "TR", "RECRUITING"),
         ("Fictional Ege Clinic", "Izmir", "Türkiye", "TR", "RECRUITING"),
         (None, "Brno", "Czechia", "CZ", "RECRUITING"),
@@ -107,7 +113,10 @@ def test_one_study_object_is_stored_with_its_sites_contacts_and_diagnoses(make_a
     ]
     boston, izmir = stored.sites[0], stored.sites[4]
     assert (boston.state, boston.postal_code, boston.latitude, boston.longitude) == (
-        "Massachusetts", "02115", 42.3601, -71.0589,
+        "Massachusetts",
+        "02115",
+        42.3601,
+        -71.0589,
     )
     assert (izmir.latitude, izmir.longitude) == (None, None)
     contacts = [(c.name, c.role, c.phone, c.email) for c in stored.contacts]
@@ -125,7 +134,9 @@ def test_a_list_of_studies(make_app):
     app = make_app()
     result = run_import(app, FIXTURES / "list.json")
     assert result.exit_code == 0
-    assert result.stdout.startswith("Studies: 3 new, 0 updated, 0 skipped.\nUnrecognized countries: 0.\n")
+    assert result.stdout.startswith(
+        "Studies: 3 new, 0 updated, 0 skipped.\nUnrecognized countries: 0.\n"
+    )
     assert nct_ids(app) == ["NCT99990002", "NCT99990003", "NCT99990004"]
     infant = trial(app, "NCT99990002")
     assert (infant.min_age_months, infant.max_age_months) == (1, 18)  # 6 weeks down, 18 months
@@ -178,7 +189,9 @@ def test_newline_delimited_json_in_a_json_file_is_read_line_by_line(make_app, tm
     shutil.copy(FIXTURES / "studies.ndjson", copy_)
     result = run_import(app, copy_)
     assert result.exit_code == 0
-    assert result.stderr.splitlines() == [p.replace("studies.ndjson", "export.json") for p in NDJSON_PROBLEMS]
+    assert result.stderr.splitlines() == [
+        p.replace("studies.ndjson", "export.json") for p in NDJSON_PROBLEMS
+    ]
     assert nct_ids(app) == ["NCT99990008", "NCT99990013"]
 
 
@@ -200,7 +213,10 @@ def test_a_zip_of_json_files_like_the_bulk_download(make_app, tmp_path, monkeypa
     problems = result.stderr.splitlines()
     assert problems == [
         "ctg.zip ctg-studies/page.json studies[1]: identificationModule.nctId 'NCT9999006' is not NCT and 8 digits",
-        *[p.replace("studies.ndjson", "ctg.zip ctg-studies/studies.ndjson") for p in NDJSON_PROBLEMS],
+        *[
+            p.replace("studies.ndjson", "ctg.zip ctg-studies/studies.ndjson")
+            for p in NDJSON_PROBLEMS
+        ],
         "ctg.zip ctg-studies/broken.json: not valid JSON (Expecting value, line 1 column 21)",
     ]
     assert result.stdout.startswith("Studies: 8 new, 0 updated, 9 skipped.\n")
@@ -228,7 +244,9 @@ def test_a_json_list_is_streamed_element_by_element(make_app, tmp_path, monkeypa
 
 def test_several_files_in_one_run(make_app):
     app = make_app()
-    result = run_import(app, FIXTURES / "study.json", FIXTURES / "list.json", FIXTURES / "page.json")
+    result = run_import(
+        app, FIXTURES / "study.json", FIXTURES / "list.json", FIXTURES / "page.json"
+    )
     assert result.exit_code == 0
     assert result.stdout.startswith("Studies: 6 new, 0 updated, 1 skipped.\n")
     assert "Unrecognized countries: 2 (Atlantis (1 site), Narnia (1 site))" in result.stdout
@@ -249,7 +267,9 @@ def test_importing_again_updates_and_never_duplicates(make_app):
     assert second.stdout.startswith("Studies: 0 new, 8 updated, 8 skipped.\n")
     assert [rows(app, model) for model in (Trial, TrialSite, TrialContact)] == counts == [8, 18, 2]
     with app.app_context():
-        runs = db.session.execute(select(TrialImport.new, TrialImport.updated).order_by(TrialImport.id)).all()
+        runs = db.session.execute(
+            select(TrialImport.new, TrialImport.updated).order_by(TrialImport.id)
+        ).all()
         assert runs == [(8, 0), (0, 8)]
 
 
@@ -310,7 +330,10 @@ def corrupt_zip(folder: Path) -> Path:
 @pytest.mark.parametrize(
     "make_file, message",
     [
-        (lambda folder: folder / "missing.json", "missing.json: cannot be read (No such file or directory)"),
+        (
+            lambda folder: folder / "missing.json",
+            "missing.json: cannot be read (No such file or directory)",
+        ),
         (lambda folder: folder, "cannot be read (Is a directory)"),
         (lambda folder: write_text(folder / "notes.json", "hello"), "notes.json: not JSON"),
         (lambda folder: write_text(folder / "empty.json", ""), "empty.json: not JSON"),
@@ -341,7 +364,9 @@ def test_json_broken_part_way_keeps_what_was_read_and_exits_non_zero(make_app, t
     broken.write_text("[" + json.dumps(STUDY) + ', {"protocolSection": ')
     result = run_import(app, broken)
     assert result.exit_code == 1
-    assert result.stderr == "Error: broken.json: not valid JSON after element [1] (Expecting value)\n"
+    assert (
+        result.stderr == "Error: broken.json: not valid JSON after element [1] (Expecting value)\n"
+    )
     assert nct_ids(app) == ["NCT99990001"]
     with app.app_context():
         run = db.session.scalar(select(TrialImport))
@@ -393,7 +418,11 @@ def test_the_command_needs_a_file_and_says_what_it_does(make_app):
     ],
 )
 def test_ages_become_whole_months(make_app, tmp_path, minimum, maximum, months):
-    eligibility = {key: value for key, value in (("minimumAge", minimum), ("maximumAge", maximum)) if value is not None}
+    eligibility = {
+        key: value
+        for key, value in (("minimumAge", minimum), ("maximumAge", maximum))
+        if value is not None
+    }
     app = make_app()
     result = run_import(app, write_study(tmp_path, "age.json", a_study(**eligibility)))
     assert result.exit_code == 0
@@ -407,9 +436,23 @@ def test_ages_become_whole_months(make_app, tmp_path, minimum, maximum, months):
 
 @pytest.mark.parametrize("field", ["minimumAge", "maximumAge"])
 @pytest.mark.parametrize(
-    "age", ["18", "Years", "18 Yrs", "eighteen Years", "-1 Years", "18 Years old", "1,5 Years", "1e3 Days", 18, ["18 Years"]]
+    "age",
+    [
+        "18",
+        "Years",
+        "18 Yrs",
+        "eighteen Years",
+        "-1 Years",
+        "18 Years old",
+        "1,5 Years",
+        "1e3 Days",
+        18,
+        ["18 Years"],
+    ],
 )
-def test_an_age_that_is_not_a_number_and_a_unit_makes_the_record_malformed(make_app, tmp_path, field, age):
+def test_an_age_that_is_not_a_number_and_a_unit_makes_the_record_malformed(
+    make_app, tmp_path, field, age
+):
     app = make_app()
     result = run_import(app, write_study(tmp_path, "age.json", a_study(**{field: age})))
     assert result.exit_code == 0
@@ -454,7 +497,9 @@ def test_an_age_that_is_not_a_number_and_a_unit_makes_the_record_malformed(make_
         ("Former Serbia and Montenegro", None),
     ],
 )
-def test_countries_become_iso_codes_and_unknown_ones_are_kept_and_counted(make_app, tmp_path, name, code):
+def test_countries_become_iso_codes_and_unknown_ones_are_kept_and_counted(
+    make_app, tmp_path, name, code
+):
     study = a_study()
     study["protocolSection"]["contactsLocationsModule"]["locations"] = [
         {"facility": "Fictional Site A", "city": "A", "country": name},
@@ -474,17 +519,32 @@ def test_countries_become_iso_codes_and_unknown_ones_are_kept_and_counted(make_a
     "change, reason",
     [
         (lambda s: s.pop("protocolSection"), "protocolSection missing"),
-        (lambda s: s["protocolSection"]["identificationModule"].update(nctId="nct99990001"),
-         "identificationModule.nctId 'nct99990001' is not NCT and 8 digits"),
-        (lambda s: s["protocolSection"]["identificationModule"].update(nctId="NCT999900011"),
-         "identificationModule.nctId 'NCT999900011' is not NCT and 8 digits"),
-        (lambda s: s["protocolSection"]["identificationModule"].pop("briefTitle"), "identificationModule.briefTitle missing"),
-        (lambda s: s["protocolSection"]["conditionsModule"].update(conditions="Neuroblastoma"),
-         "conditionsModule.conditions is not a list"),
-        (lambda s: s["protocolSection"]["contactsLocationsModule"]["locations"].append("Boston"),
-         "contactsLocationsModule.locations[8] is not an object"),
-        (lambda s: s["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"].update(date="2026-13-01"),
-         "statusModule.lastUpdatePostDateStruct.date '2026-13-01' is not a date like 2026-11-28 or 2026-11"),
+        (
+            lambda s: s["protocolSection"]["identificationModule"].update(nctId="nct99990001"),
+            "identificationModule.nctId 'nct99990001' is not NCT and 8 digits",
+        ),
+        (
+            lambda s: s["protocolSection"]["identificationModule"].update(nctId="NCT999900011"),
+            "identificationModule.nctId 'NCT999900011' is not NCT and 8 digits",
+        ),
+        (
+            lambda s: s["protocolSection"]["identificationModule"].pop("briefTitle"),
+            "identificationModule.briefTitle missing",
+        ),
+        (
+            lambda s: s["protocolSection"]["conditionsModule"].update(conditions="Neuroblastoma"),
+            "conditionsModule.conditions is not a list",
+        ),
+        (
+            lambda s: s["protocolSection"]["contactsLocationsModule"]["locations"].append("Boston"),
+            "contactsLocationsModule.locations[8] is not an object",
+        ),
+        (
+            lambda s: s["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"].update(
+                date="2026-13-01"
+            ),
+            "statusModule.lastUpdatePostDateStruct.date '2026-13-01' is not a date like 2026-11-28 or 2026-11",
+        ),
     ],
 )
 def test_malformed_studies_say_which_field(make_app, tmp_path, change, reason):
@@ -506,7 +566,8 @@ def test_a_geo_point_out_of_range_is_left_out(make_app, tmp_path):
     app = make_app()
     run_import(app, write_study(tmp_path, "geo.json", study))
     assert [(s.latitude, s.longitude, s.facility) for s in trial(app, "NCT99990900").sites] == [
-        (None, None, None), (None, None, None),
+        (None, None, None),
+        (None, None, None),
     ]
 
 
@@ -518,7 +579,9 @@ def test_text_encodings(make_app, tmp_path):
     with_bom.write_bytes(b"\xef\xbb\xbf" + (FIXTURES / "study.json").read_bytes())
     assert run_import(app, with_bom).stdout.startswith("Studies: 1 new, 0 updated, 0 skipped.")
     latin1 = tmp_path / "latin1.json"
-    latin1.write_bytes('{"protocolSection": {"identificationModule": {"briefTitle": "Hôpital"}}}'.encode("latin-1"))
+    latin1.write_bytes(
+        '{"protocolSection": {"identificationModule": {"briefTitle": "Hôpital"}}}'.encode("latin-1")
+    )
     result = run_import(app, latin1)
     assert result.exit_code == 1
     assert result.stderr == "Error: latin1.json: not UTF-8 text (invalid continuation byte)\n"

@@ -42,7 +42,9 @@ def add_trial(
             min_age_months=min_age,
             max_age_months=max_age,
             last_update_on=updated,
-            diagnoses=diagnoses if diagnoses is not None else synonyms.diagnoses_key([*conditions, *keywords]),
+            diagnoses=diagnoses
+            if diagnoses is not None
+            else synonyms.diagnoses_key([*conditions, *keywords]),
         )
         for number, (country, site_status, *names) in enumerate(sites, start=1):
             facility, city = names if names else (f"Hospital {number}", f"City {number}")
@@ -55,9 +57,16 @@ def add_trial(
 
 def a_lead(**answers) -> Lead:
     values = {
-        "role": "parent", "patient_age": 6, "diagnosis": "neuroblastoma", "country": "SE",
-        "name": "Maya", "email": "maya@example.com", "contact_method": "email",
-        "consent_version": "v1", "consent_at": utcnow(), **answers,
+        "role": "parent",
+        "patient_age": 6,
+        "diagnosis": "neuroblastoma",
+        "country": "SE",
+        "name": "Maya",
+        "email": "maya@example.com",
+        "contact_method": "email",
+        "consent_version": "v1",
+        "consent_at": utcnow(),
+        **answers,
     }
     return Lead(**values)
 
@@ -168,7 +177,9 @@ def test_a_trial_matches_through_its_conditions(app, conditions, diagnosis, fits
 
 
 def test_a_keyword_matches_as_well_as_a_condition(app):
-    add_trial(app, "NCT99990001", conditions=["Pediatric Solid Tumor"], keywords=["ganglioneuroblastoma"])
+    add_trial(
+        app, "NCT99990001", conditions=["Pediatric Solid Tumor"], keywords=["ganglioneuroblastoma"]
+    )
     assert matched(app, diagnosis="neuroblastoma") == ["NCT99990001"]
 
 
@@ -219,7 +230,11 @@ def test_ranked_by_a_site_at_home_then_recruiting_sites_then_last_update(app):
     add_trial(app, "NCT99990005", sites=[("SE", "NOT_YET_RECRUITING")] * 20 + elsewhere * 2)
     add_trial(app, "NCT99990006", sites=[("SE", "RECRUITING"), ("NO", "RECRUITING")] + elsewhere)
     assert matched(app, country="SE") == [
-        "NCT99990006", "NCT99990002", "NCT99990001", "NCT99990004", "NCT99990003",
+        "NCT99990006",
+        "NCT99990002",
+        "NCT99990001",
+        "NCT99990004",
+        "NCT99990003",
     ]
 
 
@@ -248,7 +263,9 @@ def test_at_most_five_the_best_ranked(app):
 
 def stored(app, lead_id: int) -> list[LeadMatch]:
     with app.app_context():
-        rows = db.session.scalars(select(LeadMatch).filter_by(lead_id=lead_id).order_by(LeadMatch.rank))
+        rows = db.session.scalars(
+            select(LeadMatch).filter_by(lead_id=lead_id).order_by(LeadMatch.rank)
+        )
         return list(rows)
 
 
@@ -268,7 +285,11 @@ def store(app, lead_id: int) -> None:
 
 def test_the_snapshot_holds_what_is_shown(app):
     add_trial(
-        app, "NCT99990001", min_age=3, max_age=263, phases=["PHASE1", "PHASE2"],
+        app,
+        "NCT99990001",
+        min_age=3,
+        max_age=263,
+        phases=["PHASE1", "PHASE2"],
         sites=[
             ("US", "RECRUITING", "Far Away Hospital", "Boston"),
             ("SE", "RECRUITING", "Karolinska University Hospital", "Stockholm"),
@@ -308,7 +329,9 @@ def test_matching_again_replaces_the_matches_and_keeps_them_apart_per_lead(app):
     add_trial(app, "NCT99990002", sites=[("SE", "RECRUITING")])
     with app.app_context():
         db.session.execute(
-            Trial.__table__.update().where(Trial.nct_id == "NCT99990001").values(overall_status="COMPLETED")
+            Trial.__table__.update()
+            .where(Trial.nct_id == "NCT99990001")
+            .values(overall_status="COMPLETED")
         )
         db.session.commit()
     store(app, first)
@@ -350,9 +373,14 @@ def test_age_ranges_in_words(minimum, maximum, text):
 
 @pytest.mark.parametrize(
     ("phases", "label"),
-    [(["PHASE1", "PHASE2"], "Phase 1/Phase 2"), (["EARLY_PHASE1"], "Early phase 1"),
-     (["PHASE3"], "Phase 3"), (["NA"], "Not applicable"), ([], "Not given"),
-     (["PHASE5"], "Phase5")],
+    [
+        (["PHASE1", "PHASE2"], "Phase 1/Phase 2"),
+        (["EARLY_PHASE1"], "Early phase 1"),
+        (["PHASE3"], "Phase 3"),
+        (["NA"], "Not applicable"),
+        ([], "Not given"),
+        (["PHASE5"], "Phase5"),
+    ],
 )
 def test_phases_in_words(phases, label):
     assert matching.phase_label(phases) == label
@@ -367,7 +395,9 @@ def lead_ids(app) -> list[int]:
 
 
 def test_an_application_is_matched_when_it_is_stored(app, client, apply_form):
-    add_trial(app, "NCT99990001", sites=[("GB", "RECRUITING", "Great Ormond Street Hospital", "London")])
+    add_trial(
+        app, "NCT99990001", sites=[("GB", "RECRUITING", "Great Ormond Street Hospital", "London")]
+    )
     add_trial(app, "NCT99990002", conditions=["Wilms Tumor"])
     response = client.post("/apply", data=apply_form(patient_age="7", diagnosis="neuroblastoma"))
     assert response.status_code == 303
@@ -387,7 +417,9 @@ def test_a_double_submission_is_matched_once(app, client, apply_form):
         assert db.session.scalar(select(func.count()).select_from(LeadMatch)) == 1
 
 
-def test_a_matching_failure_keeps_the_lead_without_matches(app, client, apply_form, monkeypatch, caplog):
+def test_a_matching_failure_keeps_the_lead_without_matches(
+    app, client, apply_form, monkeypatch, caplog
+):
     add_trial(app, "NCT99990001")
 
     def broken(lead):
@@ -403,15 +435,21 @@ def test_a_matching_failure_keeps_the_lead_without_matches(app, client, apply_fo
     assert stored(app, lead_id) == []  # the half-done work was rolled back, not the lead
     failures = [r.getMessage() for r in caplog.records if "matching failed" in r.getMessage()]
     assert failures == [f"lead {lead_id}: trial matching failed (RuntimeError); no matches stored"]
-    assert not any("Alex" in r.getMessage() or "neuroblastoma" in r.getMessage() for r in caplog.records)
+    assert not any(
+        "Alex" in r.getMessage() or "neuroblastoma" in r.getMessage() for r in caplog.records
+    )
     assert client.get("/apply/thanks").status_code == 200
 
 
 @pytest.mark.parametrize(
     ("status", "label"),
-    [("RECRUITING", "Recruiting"), ("NOT_YET_RECRUITING", "Not yet recruiting"),
-     ("ACTIVE_NOT_RECRUITING", "Active, not recruiting"), ("SOMETHING_NEW", "Something new"),
-     (None, "Unknown")],
+    [
+        ("RECRUITING", "Recruiting"),
+        ("NOT_YET_RECRUITING", "Not yet recruiting"),
+        ("ACTIVE_NOT_RECRUITING", "Active, not recruiting"),
+        ("SOMETHING_NEW", "Something new"),
+        (None, "Unknown"),
+    ],
 )
 def test_statuses_in_words(status, label):
     assert matching.status_label(status) == label

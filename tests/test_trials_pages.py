@@ -8,7 +8,6 @@ import io
 import re
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 
 from microsite.extensions import db
@@ -28,8 +27,13 @@ SWEDISH_SITES = [
 
 def add_catalog(app) -> None:
     add_trial(
-        app, "NCT99990001", conditions=["Neuroblastoma", "Ganglioneuroblastoma"],
-        min_age=3, max_age=252, phases=["PHASE1", "PHASE2"], sites=SWEDISH_SITES,
+        app,
+        "NCT99990001",
+        conditions=["Neuroblastoma", "Ganglioneuroblastoma"],
+        min_age=3,
+        max_age=252,
+        phases=["PHASE1", "PHASE2"],
+        sites=SWEDISH_SITES,
     )
     add_trial(app, "NCT99990002", max_age=216, phases=["PHASE3"], sites=[("US", "RECRUITING")] * 4)
     add_trial(app, "NCT99990003", status="NOT_YET_RECRUITING", phases=[])
@@ -61,7 +65,9 @@ def stored_ids(app, lead_id: int) -> list[str]:
 
 def section(html: str, heading: str) -> str:
     """The <section> whose <h2> reads ``heading``."""
-    match = re.search(rf"<section[^>]*>\s*<h2[^>]*>{re.escape(heading)}</h2>.*?</section>", html, re.S)
+    match = re.search(
+        rf"<section[^>]*>\s*<h2[^>]*>{re.escape(heading)}</h2>.*?</section>", html, re.S
+    )
     assert match, f"no section headed {heading!r}"
     return match.group(0)
 
@@ -85,8 +91,13 @@ def test_the_thanks_page_shows_the_matched_trials(app, client, apply_form):
     shown = items(matches)
     assert len(shown) == 3
     first, second, third = (text(item) for item in shown)
-    assert first.startswith("Study NCT99990001 Status Recruiting Phase Phase 1/Phase 2 Ages 3 months to 21 years")
-    assert "Recruiting in Sweden: Karolinska University Hospital, Stockholm Sahlgrenska University Hospital, Göteborg Skåne University Hospital, Lund" in first
+    assert first.startswith(
+        "Study NCT99990001 Status Recruiting Phase Phase 1/Phase 2 Ages 3 months to 21 years"
+    )
+    assert (
+        "Recruiting in Sweden: Karolinska University Hospital, Stockholm Sahlgrenska University Hospital, Göteborg Skåne University Hospital, Lund"
+        in first
+    )
     assert "Uppsala" not in first and "Oslo" not in first and "Umeå" not in first
     assert 'href="https://clinicaltrials.gov/study/NCT99990001"' in shown[0]
     assert "Status Recruiting Phase Phase 3 Ages Up to 18 years" in second
@@ -134,7 +145,9 @@ def test_a_visitor_without_an_application_sees_no_matches(app, client):
 def test_a_trial_title_is_escaped(app, client, apply_form):
     add_trial(app, "NCT99990001")
     with app.app_context():
-        db.session.execute(Trial.__table__.update().values(brief_title="<script>alert(1)</script> & more"))
+        db.session.execute(
+            Trial.__table__.update().values(brief_title="<script>alert(1)</script> & more")
+        )
         db.session.commit()
     apply(client, apply_form)
     html = client.get("/apply/thanks").get_data(as_text=True)
@@ -168,7 +181,9 @@ def test_staff_see_the_matches_the_family_saw(app, client, apply_form, staff_cli
     add_catalog(app)
     apply(client, apply_form)
     lead = the_lead(app)
-    family = items(section(client.get("/apply/thanks").get_data(as_text=True), "Trials that may fit"))
+    family = items(
+        section(client.get("/apply/thanks").get_data(as_text=True), "Trials that may fit")
+    )
     page = staff_client.get(f"/staff/leads/{lead.id}")
     assert page.status_code == 200
     staff = items(section(page.get_data(as_text=True), "Trials shown to the family"))
@@ -197,7 +212,9 @@ def test_matching_again_replaces_the_stored_matches(app, client, apply_form, sta
     add_trial(app, "NCT99990009", sites=[("SE", "RECRUITING")] * 9)
     with app.app_context():
         db.session.execute(
-            Trial.__table__.update().where(Trial.nct_id == "NCT99990002").values(overall_status="COMPLETED")
+            Trial.__table__.update()
+            .where(Trial.nct_id == "NCT99990002")
+            .values(overall_status="COMPLETED")
         )
         db.session.commit()
     response = match_again(staff_client, lead.id)
@@ -220,7 +237,9 @@ def test_matching_again_needs_the_csrf_token(app, client, apply_form, staff_clie
 
 def test_matching_again_for_an_unknown_lead_is_404(staff_client, app, client, apply_form):
     apply(client, apply_form)
-    fields = rendered_hidden_fields(staff_client.get(f"/staff/leads/{the_lead(app).id}").get_data(as_text=True))
+    fields = rendered_hidden_fields(
+        staff_client.get(f"/staff/leads/{the_lead(app).id}").get_data(as_text=True)
+    )
     assert staff_client.post("/staff/leads/999/matches", data=fields).status_code == 404
 
 
@@ -243,18 +262,35 @@ def test_the_trials_page_shows_size_freshness_and_statuses(app, staff_client):
     add_trial(app, "NCT99990006", status="COMPLETED", updated=date(2026, 11, 2))
     finished = datetime(2026, 11, 20, 14, 5, tzinfo=UTC)
     with app.app_context():
-        db.session.add_all([
-            TrialImport(source="import", started_at=finished - timedelta(days=3),
-                        finished_at=finished - timedelta(days=3), new=5, updated=0, skipped=0),
-            TrialImport(source="sync", started_at=finished - timedelta(minutes=4),
-                        finished_at=finished, new=2, updated=40, skipped=1),
-            TrialImport(source="sync", started_at=finished + timedelta(hours=1)),  # running
-        ])
+        db.session.add_all(
+            [
+                TrialImport(
+                    source="import",
+                    started_at=finished - timedelta(days=3),
+                    finished_at=finished - timedelta(days=3),
+                    new=5,
+                    updated=0,
+                    skipped=0,
+                ),
+                TrialImport(
+                    source="sync",
+                    started_at=finished - timedelta(minutes=4),
+                    finished_at=finished,
+                    new=2,
+                    updated=40,
+                    skipped=1,
+                ),
+                TrialImport(source="sync", started_at=finished + timedelta(hours=1)),  # running
+            ]
+        )
         db.session.commit()
     response = staff_client.get("/staff/trials")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert "Last sync finished <strong>20 Nov 2026, 14:05</strong> (UTC): 2 new, 40 updated, 1 skipped." in html
+    assert (
+        "Last sync finished <strong>20 Nov 2026, 14:05</strong> (UTC): 2 new, 40 updated, 1 skipped."
+        in html
+    )
     stats = text(section(html, "How fresh it is"))
     assert "Trials 6 Open to matching 4 Latest trial update 2026-11-02" in stats
     statuses = text(section(html, "Trials per status"))
@@ -289,15 +325,45 @@ def csv_rows(staff_client) -> list[list[str]]:
     return list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"), newline="")))
 
 
-def test_leads_csv_ends_with_the_matched_nct_ids_in_rank_order(app, client, apply_form, staff_client):
+def test_leads_csv_ends_with_the_matched_nct_ids_in_rank_order(
+    app, client, apply_form, staff_client
+):
     add_catalog(app)
     apply(client, apply_form)
     first = the_lead(app)
     with app.app_context():
-        second = Lead(**{c: getattr(first, c) for c in ("role", "patient_age", "diagnosis", "country",
-                        "name", "email", "contact_method", "consent_version", "consent_at")})
-        third = Lead(**{c: getattr(first, c) for c in ("role", "patient_age", "diagnosis", "country",
-                       "name", "email", "contact_method", "consent_version", "consent_at")})
+        second = Lead(
+            **{
+                c: getattr(first, c)
+                for c in (
+                    "role",
+                    "patient_age",
+                    "diagnosis",
+                    "country",
+                    "name",
+                    "email",
+                    "contact_method",
+                    "consent_version",
+                    "consent_at",
+                )
+            }
+        )
+        third = Lead(
+            **{
+                c: getattr(first, c)
+                for c in (
+                    "role",
+                    "patient_age",
+                    "diagnosis",
+                    "country",
+                    "name",
+                    "email",
+                    "contact_method",
+                    "consent_version",
+                    "consent_at",
+                )
+            }
+        )
         db.session.add_all([second, third])
         db.session.flush()
         # Stored out of rank order: the column follows the rank, not the row order.

@@ -81,7 +81,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(404, {"error": "no such path"})
         if "filter.ids" in query:
             ids = query["filter.ids"].split(",")
-            return self.send_json(200, {"studies": [self.server.by_id[i] for i in ids if i in self.server.by_id]})
+            return self.send_json(
+                200, {"studies": [self.server.by_id[i] for i in ids if i in self.server.by_id]}
+            )
         page = PAGES.get(query.get("pageToken"))
         if page is None:
             return self.send_json(400, {"error": "bad pageToken"})
@@ -91,7 +93,9 @@ class Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def api():
     server = FakeApi()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    )
     thread.start()
     yield server
     server.shutdown()
@@ -146,7 +150,9 @@ def test_follows_every_page_and_imports_through_the_catalog(sync_app, api):
     assert '"acute lymphoblastic leukemia" OR "acute myeloid leukemia"' in first["query.cond"]
     assert '"neuroblastoma"' in first["query.cond"] and '"germ cell tumor"' in first["query.cond"]
     assert statuses(sync_app) == {
-        "NCT99990101": "RECRUITING", "NCT99990102": "NOT_YET_RECRUITING", "NCT99990103": "RECRUITING",
+        "NCT99990101": "RECRUITING",
+        "NCT99990102": "NOT_YET_RECRUITING",
+        "NCT99990103": "RECRUITING",
     }
     with sync_app.app_context():
         wilms = db.session.scalar(select(Trial).filter_by(nct_id="NCT99990103"))
@@ -162,20 +168,31 @@ def test_a_second_sync_updates_and_never_duplicates(sync_app, api):
     result = run_sync(sync_app, "--page-size", "50")
     assert result.exit_code == 0
     assert "Studies: 0 new, 3 updated, 1 skipped." in result.stdout
-    assert (count(sync_app, Trial), count(sync_app, TrialSite), count(sync_app, TrialImport)) == (3, 2, 2)
+    assert (count(sync_app, Trial), count(sync_app, TrialSite), count(sync_app, TrialImport)) == (
+        3,
+        2,
+        2,
+    )
     assert api.requests[-1]["pageSize"] == "50"
 
 
 def test_max_pages_stops_early_and_skips_the_recheck(sync_app, api):
     result = run_sync(sync_app, "--max-pages", "1")
     assert result.exit_code == 0
-    assert result.stdout.startswith("Pages: 1 (stopped by --max-pages 1; more are listed); requests: 1.\n")
+    assert result.stdout.startswith(
+        "Pages: 1 (stopped by --max-pages 1; more are listed); requests: 1.\n"
+    )
     assert "Rechecked" not in result.stdout
     assert sorted(statuses(sync_app)) == ["NCT99990101", "NCT99990102"]
 
 
 def test_a_trial_that_stopped_recruiting_is_rechecked_by_nct_id(sync_app, api):
-    assert sync_app.test_cli_runner().invoke(args=["trials", "import", str(FIXTURES / "list.json")]).exit_code == 0
+    assert (
+        sync_app.test_cli_runner()
+        .invoke(args=["trials", "import", str(FIXTURES / "list.json")])
+        .exit_code
+        == 0
+    )
     closed = copy.deepcopy(STUDY)
     closed["protocolSection"]["identificationModule"]["nctId"] = "NCT99990002"
     closed["protocolSection"]["statusModule"]["overallStatus"] = "COMPLETED"
@@ -185,7 +202,14 @@ def test_a_trial_that_stopped_recruiting_is_rechecked_by_nct_id(sync_app, api):
     assert "Studies: 3 new, 1 updated, 1 skipped." in result.stdout
     assert "Rechecked by NCT id: 2 held as recruiting but not listed; 1 not found." in result.stdout
     rechecks = [r for r in api.requests if "filter.ids" in r]
-    assert rechecks == [{"path": "/api/v2/studies", "format": "json", "filter.ids": "NCT99990002,NCT99990004", "pageSize": "100"}]
+    assert rechecks == [
+        {
+            "path": "/api/v2/studies",
+            "format": "json",
+            "filter.ids": "NCT99990002,NCT99990004",
+            "pageSize": "100",
+        }
+    ]
     found = statuses(sync_app)
     assert found["NCT99990002"] == "COMPLETED"
     assert found["NCT99990003"] == "AVAILABLE_SOMEDAY"  # not recruiting: not asked for
@@ -256,7 +280,10 @@ def test_an_unreachable_server_is_retried_then_given_up(make_app, api):
     app = make_app(CTGOV_API_URL=f"http://127.0.0.1:{port}/api/v2")
     result = run_sync(app, "--attempts", "2")
     assert result.exit_code == 1
-    assert "GET /studies (listing page 1) failed 2 times, the last: ConnectionRefusedError" in result.stderr
+    assert (
+        "GET /studies (listing page 1) failed 2 times, the last: ConnectionRefusedError"
+        in result.stderr
+    )
     assert count(app, Trial) == 0
 
 
@@ -290,7 +317,9 @@ def fake_client(api, **settings) -> tuple[sync.Client, FakeTime]:
 
 def test_the_backoff_doubles_and_honours_a_longer_retry_after(api):
     client, fake = fake_client(api, backoff=1.0, interval=0, attempts=5)
-    api.failures.extend([(503, {}), (429, {}), (429, {"Retry-After": "7"}), (500, {"Retry-After": "1"})])
+    api.failures.extend(
+        [(503, {}), (429, {}), (429, {"Retry-After": "7"}), (500, {"Retry-After": "1"})]
+    )
     assert client.get_json("/studies", {}, "page 1")["nextPageToken"] == "FICTIONALPAGE2"
     assert fake.slept == [1.0, 2.0, 7.0, 8.0]
     assert client.requests == 5
@@ -298,7 +327,9 @@ def test_the_backoff_doubles_and_honours_a_longer_retry_after(api):
 
 def test_a_retry_after_date_is_honoured_and_long_waits_are_capped(api):
     client, fake = fake_client(api, backoff=1.0, interval=0)
-    api.failures.extend([(429, {"Retry-After": "Fri, 31 Dec 2100 23:59:59 GMT"}), (429, {"Retry-After": "soon"})])
+    api.failures.extend(
+        [(429, {"Retry-After": "Fri, 31 Dec 2100 23:59:59 GMT"}), (429, {"Retry-After": "soon"})]
+    )
     client.get_json("/studies", {}, "page 1")
     assert fake.slept == [sync.MAX_WAIT, 2.0]
 
@@ -336,5 +367,11 @@ def test_an_answer_that_is_not_json_is_tried_again(api, monkeypatch):
 def test_the_sync_help_says_what_it_does(make_app):
     result = make_app().test_cli_runner().invoke(args=["trials", "sync", "--help"])
     assert result.exit_code == 0
-    for words in ("not-yet-recruiting", "following every", "Retry-After", "--max-pages", "--interval"):
+    for words in (
+        "not-yet-recruiting",
+        "following every",
+        "Retry-After",
+        "--max-pages",
+        "--interval",
+    ):
         assert words in result.output

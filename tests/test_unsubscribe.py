@@ -39,7 +39,9 @@ def test_the_link_shows_a_confirmation_page_with_a_button(app):
     assert f'<form method="post" action="{path}">' in html
     assert "Stop all messages to me" in html
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(SuppressedAddress)) == 0  # GET changes nothing
+        assert (
+            db.session.scalar(select(func.count()).select_from(SuppressedAddress)) == 0
+        )  # GET changes nothing
 
 
 def test_pressing_the_button_suppresses_the_address_for_good(app):

@@ -42,13 +42,26 @@ class Measured:
     peak_mib: float  # ru_maxrss
 
 
-def measure(argv: list[str], out: str | Path, env: dict[str, str] | None = None,
-            errors_to_out: bool = False) -> Measured:
+def measure(
+    argv: list[str], out: str | Path, env: dict[str, str] | None = None, errors_to_out: bool = False
+) -> Measured:
     """One run of argv, its standard output (and with ``errors_to_out`` its standard error)
     written to ``out``; exits with the command's output when it fails."""
     launcher = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", LAUNCHER, str(out), "1" if errors_to_out else "0", *argv],
-        cwd=ROOT, env=env, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            LAUNCHER,
+            str(out),
+            "1" if errors_to_out else "0",
+            *argv,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     try:
         elapsed, cpu, maxrss_kib, code = launcher.stdout.split()

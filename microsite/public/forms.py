@@ -9,8 +9,7 @@ import phonenumbers
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
-from wtforms.validators import ValidationError
+from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional, ValidationError
 
 from ..choices import (
     ADULT_AGE,
@@ -22,7 +21,14 @@ from ..choices import (
     ROLES,
     TREATMENT_STAGES,
 )
-from ..validators import WholeNumberField, YesCheckbox, email_field, empty_to_none, strip, text_field
+from ..validators import (
+    WholeNumberField,
+    YesCheckbox,
+    email_field,
+    empty_to_none,
+    strip,
+    text_field,
+)
 
 _IDEMPOTENCY_KEY = re.compile(r"[0-9a-f]{32}")
 
@@ -79,7 +85,12 @@ class ApplyForm(VisitorForm):
                 "We help children, teenagers and young adults.",
             ),
         ],
-        render_kw={"inputmode": "numeric", "pattern": "[0-9]*", "autocomplete": "off", "maxlength": 3},
+        render_kw={
+            "inputmode": "numeric",
+            "pattern": "[0-9]*",
+            "autocomplete": "off",
+            "maxlength": 3,
+        },
     )
     diagnosis = SelectField(
         "Diagnosis",
@@ -166,7 +177,9 @@ class ApplyForm(VisitorForm):
             "role": self.role.data,
             "patient_age": self.patient_age.data,
             "diagnosis": self.diagnosis.data,
-            "diagnosis_other": self.diagnosis_other.data if self.diagnosis.data == "other" else None,
+            "diagnosis_other": self.diagnosis_other.data
+            if self.diagnosis.data == "other"
+            else None,
             "treatment_stage": self.treatment_stage.data,
             "country": self.country.data,
             "postal_code": self.postal_code.data,

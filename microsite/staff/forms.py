@@ -50,7 +50,9 @@ class LeadFilterForm(FlaskForm):
     q = text_field("Search name, email or phone", 100)
     from_ = DateField("From", validators=[Optional()], name="from")
     to = DateField("To", validators=[Optional()])
-    diagnosis = SelectField("Diagnosis", choices=_options(DIAGNOSES, "Any"), validators=[Optional()])
+    diagnosis = SelectField(
+        "Diagnosis", choices=_options(DIAGNOSES, "Any"), validators=[Optional()]
+    )
     country = SelectField("Country", choices=_options(COUNTRIES, "Any"), validators=[Optional()])
     status = SelectField("Status", choices=_options(LEAD_STATUSES, "Any"), validators=[Optional()])
 

@@ -85,7 +85,12 @@ COUNTRY_SPELLINGS = {
 
 # Column lengths (models.py): longer text is cut, so PostgreSQL never refuses a row.
 SITE_LENGTHS = {
-    "facility": 300, "city": 120, "state": 120, "postal_code": 40, "country": 120, "status": 40,
+    "facility": 300,
+    "city": 120,
+    "state": 120,
+    "postal_code": 40,
+    "country": 120,
+    "status": 40,
 }
 CONTACT_LENGTHS = {"name": 200, "role": 40, "phone": 60, "email": 320}
 
@@ -123,7 +128,9 @@ def check_readable(paths: Iterable[str | Path]) -> None:
             except (zipfile.BadZipFile, OSError) as error:
                 raise UnreadableFile(f"{path}: not a readable zip file ({error})") from None
         elif start.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] not in (b"{", b"["):
-            raise UnreadableFile(f"{path}: not JSON (a study, a list, a search page or one per line)")
+            raise UnreadableFile(
+                f"{path}: not JSON (a study, a list, a search page or one per line)"
+            )
 
 
 def _is_zip(path: Path, start: bytes) -> bool:
@@ -246,7 +253,10 @@ def _read_lines(text, label: str, first: object | None) -> Iterator[tuple[str, o
                 value = json.loads(line)
             except json.JSONDecodeError as error:
                 value = BadRecord(f"not valid JSON ({error.msg} at character {error.pos + 1})")
-            yield number, value if isinstance(value, (dict, BadRecord)) else BadRecord("not a study object")
+            yield (
+                number,
+                value if isinstance(value, (dict, BadRecord)) else BadRecord("not a study object"),
+            )
 
     lines = numbered()
     first_line = next(lines, None)
@@ -454,8 +464,12 @@ def parse_study(raw: object) -> Study:
 
     conditions = _texts(conditions_module.get("conditions"), "conditionsModule.conditions")
     keywords = _texts(conditions_module.get("keywords"), "conditionsModule.keywords")
-    minimum = age_in_months(eligibility.get("minimumAge"), "eligibilityModule.minimumAge", maximum=False)
-    maximum = age_in_months(eligibility.get("maximumAge"), "eligibilityModule.maximumAge", maximum=True)
+    minimum = age_in_months(
+        eligibility.get("minimumAge"), "eligibilityModule.minimumAge", maximum=False
+    )
+    maximum = age_in_months(
+        eligibility.get("maximumAge"), "eligibilityModule.maximumAge", maximum=True
+    )
     if minimum is not None and maximum is not None and minimum > maximum:
         raise Malformed("eligibilityModule.minimumAge is above maximumAge")
     sex = _text(eligibility.get("sex"), "eligibilityModule.sex", 10)
@@ -463,14 +477,17 @@ def parse_study(raw: object) -> Study:
         "nct_id": nct_id,
         "brief_title": title,
         "brief_summary": _text(description.get("briefSummary"), "descriptionModule.briefSummary"),
-        "overall_status": _text(status.get("overallStatus"), "statusModule.overallStatus", 40) or "UNKNOWN",
+        "overall_status": _text(status.get("overallStatus"), "statusModule.overallStatus", 40)
+        or "UNKNOWN",
         "phases": _texts(design.get("phases"), "designModule.phases"),
         "conditions": conditions,
         "keywords": keywords,
         "min_age_months": minimum,
         "max_age_months": maximum,
         "sex": sex.upper() if sex else None,
-        "last_update_on": _last_update(update.get("date"), "statusModule.lastUpdatePostDateStruct.date"),
+        "last_update_on": _last_update(
+            update.get("date"), "statusModule.lastUpdatePostDateStruct.date"
+        ),
         "diagnoses": diagnoses_key(conditions + keywords),
     }
 
@@ -479,13 +496,20 @@ def parse_study(raw: object) -> Study:
         values = {
             key: _text(location.get(source), f"{path}.{source}", SITE_LENGTHS[key])
             for key, source in (
-                ("facility", "facility"), ("city", "city"), ("state", "state"),
-                ("postal_code", "zip"), ("country", "country"), ("status", "status"),
+                ("facility", "facility"),
+                ("city", "city"),
+                ("state", "state"),
+                ("postal_code", "zip"),
+                ("country", "country"),
+                ("status", "status"),
             )
         }
         point = location.get("geoPoint")
         point = point if isinstance(point, dict) else {}
-        latitude, longitude = _number(point.get("lat"), -90, 90), _number(point.get("lon"), -180, 180)
+        latitude, longitude = (
+            _number(point.get("lat"), -90, 90),
+            _number(point.get("lon"), -180, 180),
+        )
         if latitude is None or longitude is None:
             latitude = longitude = None
         values["country_code"] = country_code(values["country"]) if values["country"] else None
@@ -505,7 +529,6 @@ def parse_study(raw: object) -> Study:
     return Study(trial, sites, contacts)
 
 
-
 def _objects_in(places: dict, key: str) -> Iterator[tuple[str, dict]]:
     """The objects of the list ``contactsLocationsModule.<key>``, each with its path; a list
     that is not one, or an item that is not an object, makes the record malformed."""
@@ -517,6 +540,7 @@ def _objects_in(places: dict, key: str) -> Iterator[tuple[str, dict]]:
         if not isinstance(item, dict):
             raise Malformed(f"{path} is not an object")
         yield path, item
+
 
 # Upserting -------------------------------------------------------------------------------
 
@@ -608,8 +632,14 @@ class Importer:
         }
         if existing:
             ids = [trial.id for trial in existing.values()]
-            session.execute(delete(TrialSite).where(TrialSite.trial_id.in_(ids)), execution_options={"synchronize_session": False})
-            session.execute(delete(TrialContact).where(TrialContact.trial_id.in_(ids)), execution_options={"synchronize_session": False})
+            session.execute(
+                delete(TrialSite).where(TrialSite.trial_id.in_(ids)),
+                execution_options={"synchronize_session": False},
+            )
+            session.execute(
+                delete(TrialContact).where(TrialContact.trial_id.in_(ids)),
+                execution_options={"synchronize_session": False},
+            )
         now = utcnow()
         trials = {}
         for nct_id, study in batch.items():

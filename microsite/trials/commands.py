@@ -18,16 +18,16 @@ def _print_problem(position: str, reason: str) -> None:
 
 
 def _print_report(report: catalog.ImportReport) -> None:
-    click.echo(
-        f"Studies: {report.new} new, {report.updated} updated, {report.skipped} skipped."
-    )
+    click.echo(f"Studies: {report.new} new, {report.updated} updated, {report.skipped} skipped.")
     unknown = report.unknown_countries
     if unknown:
         names = ", ".join(
             f"{name} ({count} site{'s' if count != 1 else ''})"
             for name, count in sorted(unknown.items())
         )
-        click.echo(f"Unrecognized countries: {len(unknown)} ({names}); kept as given, without an ISO code.")
+        click.echo(
+            f"Unrecognized countries: {len(unknown)} ({names}); kept as given, without an ISO code."
+        )
     else:
         click.echo("Unrecognized countries: 0.")
 
@@ -65,21 +65,58 @@ def trials_import(files: tuple[str, ...]) -> None:
         "what was fetched. Run it daily."
     ),
 )
-@click.option("--max-pages", type=click.IntRange(min=1), help="Stop after this many pages (then no recheck).")
-@click.option("--page-size", type=click.IntRange(1, 1000), default=sync_module.PAGE_SIZE, show_default=True, help="Studies per page.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True, help="Seconds allowed for each request.")
-@click.option("--attempts", type=click.IntRange(min=1), default=5, show_default=True, help="Tries per request before giving up.")
-@click.option("--backoff", type=click.FloatRange(min=0), default=2.0, show_default=True, help="Seconds before the first retry; doubles for each further one.")
-@click.option("--interval", type=click.FloatRange(min=0), default=1.5, show_default=True, help="Least seconds between the starts of two requests.")
+@click.option(
+    "--max-pages", type=click.IntRange(min=1), help="Stop after this many pages (then no recheck)."
+)
+@click.option(
+    "--page-size",
+    type=click.IntRange(1, 1000),
+    default=sync_module.PAGE_SIZE,
+    show_default=True,
+    help="Studies per page.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds allowed for each request.",
+)
+@click.option(
+    "--attempts",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Tries per request before giving up.",
+)
+@click.option(
+    "--backoff",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    help="Seconds before the first retry; doubles for each further one.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0),
+    default=1.5,
+    show_default=True,
+    help="Least seconds between the starts of two requests.",
+)
 def trials_sync(max_pages, page_size, timeout, attempts, backoff, interval) -> None:
     client = sync_module.Client(
         current_app.config["CTGOV_API_URL"],
-        timeout=timeout, attempts=attempts, backoff=backoff, interval=interval,
+        timeout=timeout,
+        attempts=attempts,
+        backoff=backoff,
+        interval=interval,
     )
     try:
         report = sync_module.sync(client, _print_problem, max_pages=max_pages, page_size=page_size)
     except sync_module.SyncError as problem:
-        raise click.ClickException(f"sync stopped: {problem}; studies fetched before were kept") from None
+        raise click.ClickException(
+            f"sync stopped: {problem}; studies fetched before were kept"
+        ) from None
     more = "" if report.complete else f" (stopped by --max-pages {max_pages}; more are listed)"
     click.echo(f"Pages: {report.pages}{more}; requests: {client.requests}.")
     _print_report(report.imported)

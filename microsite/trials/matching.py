@@ -83,7 +83,7 @@ def _months_text(months: int) -> str:
 
 
 def age_range_text(min_months: int | None, max_months: int | None) -> str:
-    """"3 months to 21 years", "Up to 18 years", "12 years and older", "Any age"."""
+    """ "3 months to 21 years", "Up to 18 years", "12 years and older", "Any age"."""
     low = min_months if min_months else None  # from birth is no lower limit
     if low is None and max_months is None:
         return "Any age"
@@ -180,7 +180,12 @@ def store_matches(lead: Lead) -> list[LeadMatch]:
     sites = _sites_in_country(trials, lead.country)
     db.session.execute(delete(LeadMatch).where(LeadMatch.lead_id == lead.id))
     matches = [
-        LeadMatch(lead_id=lead.id, rank=rank, nct_id=trial.nct_id, shown=shown(trial, sites.get(trial.id, [])))
+        LeadMatch(
+            lead_id=lead.id,
+            rank=rank,
+            nct_id=trial.nct_id,
+            shown=shown(trial, sites.get(trial.id, [])),
+        )
         for rank, trial in enumerate(trials, start=1)
     ]
     db.session.add_all(matches)
@@ -198,7 +203,9 @@ def store_matches_safely(lead: Lead) -> bool:
             store_matches(lead)
     except Exception as error:  # noqa: BLE001 - whatever it is, the lead must be kept
         # The type only: a message could quote what the family typed.
-        log.error("lead %d: trial matching failed (%s); no matches stored", lead.id, type(error).__name__)
+        log.error(
+            "lead %d: trial matching failed (%s); no matches stored", lead.id, type(error).__name__
+        )
         return False
     return True
 
@@ -213,4 +220,6 @@ def stored_matches(lead_id: int) -> list[dict]:
 
 def matched_at(lead_id: int):
     """When the stored matches were made, or None when there are none."""
-    return db.session.scalar(select(func.max(LeadMatch.matched_at)).where(LeadMatch.lead_id == lead_id))
+    return db.session.scalar(
+        select(func.max(LeadMatch.matched_at)).where(LeadMatch.lead_id == lead_id)
+    )

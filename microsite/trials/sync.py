@@ -109,12 +109,18 @@ class Client:
             except HTTPError as error:
                 with error:
                     if error.code != 429 and error.code < 500:
-                        raise SyncError(f"GET {path} ({what}): HTTP {error.code} {error.reason}") from None
+                        raise SyncError(
+                            f"GET {path} ({what}): HTTP {error.code} {error.reason}"
+                        ) from None
                     problem = f"HTTP {error.code} {error.reason}"
                     retry_after = _retry_after(error.headers.get("Retry-After"))
             except (TimeoutError, URLError, ConnectionError, http.client.HTTPException) as error:
                 reason = getattr(error, "reason", None) or error
-                problem = "timed out" if isinstance(reason, TimeoutError) else f"{type(reason).__name__}: {reason}"
+                problem = (
+                    "timed out"
+                    if isinstance(reason, TimeoutError)
+                    else f"{type(reason).__name__}: {reason}"
+                )
             except (json.JSONDecodeError, UnicodeDecodeError):
                 problem = "the answer is not JSON"
             if attempt == self.attempts:
@@ -142,7 +148,9 @@ def _pages(client: Client, params: dict, what: str, max_pages: int | None = None
     page = 0
     while True:
         page += 1
-        answer = client.get_json("/studies", {**params, **({"pageToken": token} if token else {})}, f"{what} page {page}")
+        answer = client.get_json(
+            "/studies", {**params, **({"pageToken": token} if token else {})}, f"{what} page {page}"
+        )
         studies = answer.get("studies") if isinstance(answer, dict) else None
         if not isinstance(studies, list):
             raise SyncError(f"GET /studies ({what} page {page}): the answer has no list of studies")

@@ -179,7 +179,8 @@ class Outbox:
         if not self.folder.is_dir():
             return []
         files = sorted(
-            path for path in self.folder.iterdir()
+            path
+            for path in self.folder.iterdir()
             if path.suffix == ".eml" and not path.name.startswith(".")  # not a partial write
         )
         return [message_from_bytes(path.read_bytes(), policy=policy.default) for path in files]

@@ -115,7 +115,9 @@ def test_carousel_by_keyboard(open_page, width):
     expect(rotation).to_be_focused()
     expect(rotation).to_have_accessible_name("Play")
     page.keyboard.press("Shift+Tab")
-    expect(page.locator(".article").get_by_role("link", name="Send this to a friend")).to_be_focused()
+    expect(
+        page.locator(".article").get_by_role("link", name="Send this to a friend")
+    ).to_be_focused()
     expect(carousel).to_have_attribute("data-rotating", "false")
     page.clock.run_for(60_000)
     expect_slide(page, 4)
@@ -271,8 +273,7 @@ def test_internationalized_email_is_accepted_end_to_end(open_page, live_server, 
     field = page.get_by_label("Your email address")
     problem = field.evaluate("el => el.checkValidity() ? '' : el.validationMessage")
     assert problem == "", (
-        f"Chromium blocks {email!r} in an input of type "
-        f"{field.get_attribute('type')!r}: {problem}"
+        f"Chromium blocks {email!r} in an input of type {field.get_attribute('type')!r}: {problem}"
     )
     send(page)
 

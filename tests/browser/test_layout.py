@@ -62,7 +62,6 @@ from .test_journey import (
     AUTHORS,
     THANKS,
     expect_slide,
-    send,
     with_paused_clock,
 )
 
@@ -90,9 +89,19 @@ def viewport(width: int) -> dict:
 
 # The pages and states the issue names, reached by the same drivers as the quality suite.
 STATES = [
-    "article-rotating", "article-paused", "apply-empty", "apply-errors",
-    "apply-expired-token", "thanks", "share", "share-sent", "privacy", "not-found",
-    "staff-login", "staff-dashboard", "staff-lead",
+    "article-rotating",
+    "article-paused",
+    "apply-empty",
+    "apply-errors",
+    "apply-expired-token",
+    "thanks",
+    "share",
+    "share-sent",
+    "privacy",
+    "not-found",
+    "staff-login",
+    "staff-dashboard",
+    "staff-lead",
 ]
 
 
@@ -107,7 +116,6 @@ def settle(page: Page) -> None:
     13 px, not 24."""
     page.wait_for_load_state("load")
     page.evaluate("document.fonts.ready.then(() => true)")
-
 
 
 # --- Measuring ----------------------------------------------------------------------------
@@ -252,8 +260,16 @@ class Layout:
             MEASURE,
             {"minTarget": MIN_TARGET, "minText": MIN_PHONE_TEXT, "selectArrow": SELECT_ARROW},
         )
-        return cls(m["scrollWidth"], m["innerWidth"], m["sticking"], m["clipped"],
-                   m["targets"], m["smallTargets"], m["smallest"], m["smallText"])
+        return cls(
+            m["scrollWidth"],
+            m["innerWidth"],
+            m["sticking"],
+            m["clipped"],
+            m["targets"],
+            m["smallTargets"],
+            m["smallest"],
+            m["smallText"],
+        )
 
     def reflow_problems(self) -> list[str]:
         problems = []
@@ -266,14 +282,18 @@ class Layout:
         return problems
 
     def target_problems(self) -> list[str]:
-        return [f"tap target under {MIN_TARGET}x{MIN_TARGET} px and too close to others: {t}"
-                for t in self.small_targets]
+        return [
+            f"tap target under {MIN_TARGET}x{MIN_TARGET} px and too close to others: {t}"
+            for t in self.small_targets
+        ]
 
     def text_problems(self) -> list[str]:
         if not self.small_text:
             return []
-        return [f"text under {MIN_PHONE_TEXT} px (smallest {self.smallest_text}): "
-                f"{self.small_text[:10]}"]
+        return [
+            f"text under {MIN_PHONE_TEXT} px (smallest {self.smallest_text}): "
+            f"{self.small_text[:10]}"
+        ]
 
 
 def report(where: str, problems: list[str]) -> str:
@@ -316,11 +336,14 @@ def test_the_measurements_catch_what_they_should(open_page):
     assert layout.scroll_width == 2000 and layout.inner_width == 640
     assert [(s["first"], s["count"]) for s in layout.sticking] == [('div#too-wide "Wide"', 1)]
     assert [c["element"] for c in layout.clipped] == [
-        'div#clipping.clip "Far too long to fit"', 'select#narrow "A long option label"'
+        'div#clipping.clip "Far too long to fit"',
+        'select#narrow "A long option label"',
     ]
     too_small = [t["element"] for t in layout.small_targets]
     assert too_small == [  # not the link in a sentence, nor the button with room around it
-        "button#crowded-1.tiny", "button#crowded-2.tiny", "button#by-a-big-one.tiny"
+        "button#crowded-1.tiny",
+        "button#crowded-2.tiny",
+        "button#by-a-big-one.tiny",
     ]
     assert layout.targets == 8
     assert layout.smallest_text == {"element": 'p#small-print "Small print"', "fontSize": 12}
@@ -495,10 +518,16 @@ def test_apply_flow_by_keyboard_only(open_page, live_server, screenshot):
     expect(page.get_by_role("heading", level=1)).to_have_text(THANKS)
     [lead] = live_server.leads()
     assert (lead.role, lead.patient_age, lead.diagnosis, lead.country) == (
-        "parent", 12, "wilms", "GB"
+        "parent",
+        12,
+        "wilms",
+        "GB",
     )
     assert (lead.name, lead.email, lead.contact_method, lead.updates_opt_in) == (
-        "Alex Example", "alex@example.com", "email", False
+        "Alex Example",
+        "alex@example.com",
+        "email",
+        False,
     )
 
 

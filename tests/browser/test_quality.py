@@ -95,12 +95,15 @@ def test_every_page_and_state_is_accessible_and_valid_html(page_state, nu_checke
     violations = axe.run(page, options=AXE_OPTIONS).response["violations"]
     if violations:
         problems.append(f"axe found {len(violations)} WCAG violations:\n{axe_report(violations)}")
-    for html, which in [(served_html, "the HTML as served"),
-                        (rendered_html, "the document after its scripts")]:
+    for html, which in [
+        (served_html, "the HTML as served"),
+        (rendered_html, "the document after its scripts"),
+    ]:
         errors = nu_checker.check(html)
         if errors:
-            problems.append(f"the Nu HTML Checker found errors in {which}:\n"
-                            f"{NuChecker.report(errors)}")
+            problems.append(
+                f"the Nu HTML Checker found errors in {which}:\n{NuChecker.report(errors)}"
+            )
         inline = inline_code(html)
         if inline:
             problems.append(f"inline code in {which}: {', '.join(inline)}")
@@ -126,17 +129,39 @@ def test_static_files_are_valid(nu_checker, path, content_type):
 
 # Long words and names as studies really have them, to show where lines break.
 TRIALS = [
-    ("NCT99990001", "Naxitamab and GM-CSF Plus Isotretinoin for High-Risk Neuroblastoma in "
-     "Children Who Have Completed Induction Therapy (ANBL-Immunotherapy-2026)",
-     ["Neuroblastoma", "Ganglioneuroblastoma"], ["PHASE1", "PHASE2"], 3, 252,
-     [("Great Ormond Street Hospital for Children NHS Foundation Trust", "London"),
-      ("Royal Manchester Children's Hospital", "Manchester"),
-      ("Birmingham Women's and Children's NHS Foundation Trust", "Birmingham"),
-      ("Alder Hey Children's Hospital", "Liverpool")]),
-    ("NCT99990002", "Dinutuximab Beta Long-Term Infusion in Relapsed Neuroblastoma",
-     ["Neuroblastoma"], ["PHASE3"], None, 216, [("Karolinska University Hospital", "Stockholm")]),
-    ("NCT99990003", "A Registry of Children With Peripheral Neuroblastic Tumours",
-     ["Neuroblastoma"], [], None, None, []),
+    (
+        "NCT99990001",
+        "Naxitamab and GM-CSF Plus Isotretinoin for High-Risk Neuroblastoma in "
+        "Children Who Have Completed Induction Therapy (ANBL-Immunotherapy-2026)",
+        ["Neuroblastoma", "Ganglioneuroblastoma"],
+        ["PHASE1", "PHASE2"],
+        3,
+        252,
+        [
+            ("Great Ormond Street Hospital for Children NHS Foundation Trust", "London"),
+            ("Royal Manchester Children's Hospital", "Manchester"),
+            ("Birmingham Women's and Children's NHS Foundation Trust", "Birmingham"),
+            ("Alder Hey Children's Hospital", "Liverpool"),
+        ],
+    ),
+    (
+        "NCT99990002",
+        "Dinutuximab Beta Long-Term Infusion in Relapsed Neuroblastoma",
+        ["Neuroblastoma"],
+        ["PHASE3"],
+        None,
+        216,
+        [("Karolinska University Hospital", "Stockholm")],
+    ),
+    (
+        "NCT99990003",
+        "A Registry of Children With Peripheral Neuroblastic Tumours",
+        ["Neuroblastoma"],
+        [],
+        None,
+        None,
+        [],
+    ),
 ]
 
 SWEDISH_SITES = [
@@ -152,14 +177,23 @@ def add_trials(server, country: str) -> None:
     with server.app.app_context():
         for nct_id, title, conditions, phases, low, high, sites in TRIALS:
             trial = Trial(
-                nct_id=nct_id, brief_title=title, overall_status="RECRUITING" if sites else "NOT_YET_RECRUITING",
-                phases=phases, conditions=conditions, keywords=[], min_age_months=low,
-                max_age_months=high, last_update_on=date(2026, 11, 1),
+                nct_id=nct_id,
+                brief_title=title,
+                overall_status="RECRUITING" if sites else "NOT_YET_RECRUITING",
+                phases=phases,
+                conditions=conditions,
+                keywords=[],
+                min_age_months=low,
+                max_age_months=high,
+                last_update_on=date(2026, 11, 1),
                 diagnoses=synonyms.diagnoses_key(conditions),
             )
             here = country if nct_id == "NCT99990001" else "US"
             sites = SWEDISH_SITES if here == "SE" else sites
-            trial.sites = [TrialSite(facility=f, city=c, country_code=here, status="RECRUITING") for f, c in sites]
+            trial.sites = [
+                TrialSite(facility=f, city=c, country_code=here, status="RECRUITING")
+                for f, c in sites
+            ]
             db.session.add(trial)
         db.session.commit()
 
@@ -206,19 +240,38 @@ def _to_staff_trials(page, server, monkeypatch):
     add_trials(server, "GB")
     with server.app.app_context():
         finished = utcnow() - timedelta(hours=3)
-        db.session.add_all([
-            TrialImport(source="import", started_at=finished - timedelta(days=7, minutes=9),
-                        finished_at=finished - timedelta(days=7), new=3, updated=0, skipped=1),
-            TrialImport(source="sync", started_at=finished - timedelta(minutes=6),
-                        finished_at=finished, new=0, updated=3, skipped=0),
-        ])
+        db.session.add_all(
+            [
+                TrialImport(
+                    source="import",
+                    started_at=finished - timedelta(days=7, minutes=9),
+                    finished_at=finished - timedelta(days=7),
+                    new=3,
+                    updated=0,
+                    skipped=1,
+                ),
+                TrialImport(
+                    source="sync",
+                    started_at=finished - timedelta(minutes=6),
+                    finished_at=finished,
+                    new=0,
+                    updated=3,
+                    skipped=0,
+                ),
+            ]
+        )
         db.session.commit()
     sign_in_as_staff(page, server)
     page.get_by_role("navigation", name="Staff").get_by_role("link", name="Trials").click()
     expect_h1(page, "Trial catalog")
 
 
-TRIAL_STATES = ["thanks-with-matches", "thanks-without-matches", "staff-lead-with-matches", "staff-trials"]
+TRIAL_STATES = [
+    "thanks-with-matches",
+    "thanks-without-matches",
+    "staff-lead-with-matches",
+    "staff-trials",
+]
 
 
 @pytest.mark.parametrize("page_state", TRIAL_STATES, indirect=True)
@@ -228,7 +281,9 @@ def test_trial_matching_pages_are_accessible_and_valid_html(page_state, nu_check
 
 @pytest.mark.parametrize("width", [320, 390, 768, 1280])
 @pytest.mark.parametrize("state", TRIAL_STATES)
-def test_trial_matching_pages_fit_every_width(open_page, live_server, monkeypatch, screenshot, state, width):
+def test_trial_matching_pages_fit_every_width(
+    open_page, live_server, monkeypatch, screenshot, state, width
+):
     """No sideways scrolling, tap targets of 24 px, text of 16 px on phones; screenshots at
     each width (test-artifacts/screenshots/trials-<state>-<width>.png)."""
     from .conftest import PAGE_STATES

@@ -41,7 +41,6 @@ FRIEND = "Kim Friend"
 FRIEND_EMAIL = "kim.friend@example.com"
 
 
-
 # --- Helpers ----------------------------------------------------------------------------
 
 
@@ -149,8 +148,14 @@ def test_send_to_a_friend_from_the_article(open_page, live_server, screenshot, w
 
     with live_server.app.app_context():
         [referral] = db.session.scalars(select(Referral))
-        stored = (referral.code, referral.sender_name, referral.friend_name,
-                  referral.friend_email, referral.clicks, referral.lead_id)
+        stored = (
+            referral.code,
+            referral.sender_name,
+            referral.friend_name,
+            referral.friend_email,
+            referral.clicks,
+            referral.lead_id,
+        )
     assert stored == (code_of(link), SENDER, FRIEND, FRIEND_EMAIL, 0, None)
 
 
@@ -276,7 +281,9 @@ def test_thanks_page_offers_a_personal_link_to_copy(open_page, live_server):
     [lead] = live_server.leads()
     referral = stored_referral(live_server, code_of(link))
     assert (referral.lead_id, referral.friend_email, referral.sender_name) == (
-        lead.id, None, "Alex Example",
+        lead.id,
+        None,
+        "Alex Example",
     )
 
     # Sending it to a friend from here starts with the applicant's name filled in.
@@ -302,8 +309,9 @@ def test_the_friend_gets_the_message_and_applying_after_the_click_counts(
     html = message.get_body(preferencelist=("html",)).get_content()
     assert f"{SENDER} asked" in text and f"{SENDER} asked" in html
     assert link in text.split() and f'href="{link}"' in html
-    unsubscribe = re.fullmatch(rf"<({re.escape(PUBLIC_URL)}/unsubscribe/[^>\s]+)>",
-                               message["List-Unsubscribe"])
+    unsubscribe = re.fullmatch(
+        rf"<({re.escape(PUBLIC_URL)}/unsubscribe/[^>\s]+)>", message["List-Unsubscribe"]
+    )
     assert unsubscribe, message["List-Unsubscribe"]
     assert unsubscribe[1] in text
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

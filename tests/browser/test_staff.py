@@ -31,16 +31,25 @@ WRONG = "The email address or password is not right"
 # Two Mayas, so that neither the search nor the diagnosis alone finds just one lead.
 LEADS = [
     {
-        "name": "Maya Lindqvist", "email": "maya.lindqvist@example.com",
-        "diagnosis": "neuroblastoma", "country": "SE", "patient_age": 6,
+        "name": "Maya Lindqvist",
+        "email": "maya.lindqvist@example.com",
+        "diagnosis": "neuroblastoma",
+        "country": "SE",
+        "patient_age": 6,
     },
     {
-        "name": "Maya Okafor", "email": "maya.okafor@example.com",
-        "diagnosis": "wilms", "country": "NG", "patient_age": 4,
+        "name": "Maya Okafor",
+        "email": "maya.okafor@example.com",
+        "diagnosis": "wilms",
+        "country": "NG",
+        "patient_age": 4,
     },
     {
-        "name": "Tomás Herrera", "email": "tomas.herrera@example.com",
-        "diagnosis": "neuroblastoma", "country": "MX", "patient_age": 9,
+        "name": "Tomás Herrera",
+        "email": "tomas.herrera@example.com",
+        "diagnosis": "neuroblastoma",
+        "country": "MX",
+        "patient_age": 9,
     },
 ]
 WANTED = LEADS[0]
