@@ -35,15 +35,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from loadtest.harness import (  # noqa: E402
-    Gunicorn,
-    ScenarioError,
-    SmtpSink,
-    Workspace,
-    app_environment,
-    database_counts,
-    prepare_database,
-)
+from loadtest.checks import database_counts  # noqa: E402
+from loadtest.site import Site  # noqa: E402
+from loadtest.workspace import ScenarioError, Workspace  # noqa: E402
 from tools.machine import cpu_and_ram  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -159,18 +153,10 @@ def measure(args) -> tuple[dict[str, Cell], list[str]]:
     results: dict[str, Cell] = {}
     with Workspace() as workspace:
         url = f"sqlite:///{workspace.path / 'bench.sqlite3'}"
-        smtp = SmtpSink(workspace)
-        env = app_environment(workspace, url, smtp, RATELIMIT_ENABLED="false")
-        prepare_database(env)
-        site = Gunicorn(workspace, "site", env, workers=args.workers, threads=args.threads)
-        hello = Gunicorn(
-            workspace,
-            "hello",
-            env,
-            workers=args.workers,
-            threads=args.threads,
-            app=HELLO_APP,
-            ready_path="/",
+        app = Site(workspace, url, RATELIMIT_ENABLED="false")
+        site = app.serve("site", args.workers, threads=args.threads)
+        hello = app.serve(
+            "hello", args.workers, threads=args.threads, app=HELLO_APP, ready_path="/"
         )
         print(
             f"gunicorn -c gunicorn.conf.py, {args.workers} workers x {args.threads} threads each: "

@@ -9,71 +9,33 @@ Run: .venv/bin/python -m loadtest.database_down [--submissions N] [--clients N]
 
 from __future__ import annotations
 
-import argparse
-import http.client
 import sys
 import time
 from collections import Counter
 
-from .harness import (
-    Gunicorn,
-    Load,
-    Postgres,
-    SmtpSink,
-    app_environment,
-    check_stored_once,
-    database_counts,
-    mail_summary,
-    only_retryable_failures,
-    prepare_database,
-    run_scenario,
-    say,
-    submit,
-    summarize,
-    wait_for,
-)
+from .checks import check_database, only_retryable_failures
+from .client import Load, one_server, summarize
+from .scenario import arguments, run_scenario
+from .services import Postgres
+from .site import Site, status_of
+from .workspace import say, tally, wait_for
 
 OUTAGE_AT_LEAST = 3.0  # seconds
 OUTAGE_AT_MOST = 20.0
 ENOUGH_503S = 30
 
 
-def status_of(port: int, path: str) -> int | str:
-    try:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        connection.request("GET", path)
-        status = connection.getresponse().status
-        connection.close()
-        return status
-    except (OSError, http.client.HTTPException) as error:
-        return type(error).__name__
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--submissions", type=int, default=400)
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args(argv)
+    args = arguments(__doc__, argv, submissions=400, clients=16, workers=2)
 
     def scenario(workspace, checks):
         postgres = Postgres(workspace)
-        url = postgres.create()
-        smtp = SmtpSink(workspace)
-        env = app_environment(workspace, url, smtp)
-        prepare_database(env)
-        server = Gunicorn(workspace, "outage", env, workers=args.workers)
-        say(
-            f"  gunicorn -c gunicorn.conf.py on port {server.port}: {args.workers} workers x 4 threads, "
-            "PostgreSQL 15 on loopback"
-        )
+        site = Site(workspace, postgres.create())
+        server = site.serve("outage", args.workers)
+        say(f"  {server}, PostgreSQL on loopback")
         for _ in range(8):
             status_of(server.port, "/")  # the article, rendered before the outage
-        load = Load(
-            args.submissions,
-            args.clients,
-            lambda browser, s: submit(browser, s, server.port, server.port, patience=90),
-        )
+        load = Load(args.submissions, args.clients, one_server(server.port, patience=90))
 
         load.wait_until_done(args.submissions // 3)
         master, workers = server.pid, server.workers()
@@ -92,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         wait_for(answers_503s, OUTAGE_AT_MOST, f"{ENOUGH_503S} answers 503 to POST /apply", 0.2)
         postgres.start()
         say(
-            f"  after {time.monotonic() - down_at:.1f} s down and {load.done} submissions: pg_ctl start"
+            f"  after {time.monotonic() - down_at:.1f} s down and {load.done} submissions: "
+            "pg_ctl start"
         )
         up_at = time.monotonic()
         wait_for(server.healthy, 60, "/healthz to answer 200 again")
@@ -100,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         load.join()
 
         events = summarize(load, (server,))
-        say("  during the outage: " + ", ".join(f"GET {k} x{v}" for k, v in sorted(during.items())))
+        say(f"  during the outage: {tally((f'GET {k}', v) for k, v in sorted(during.items()))}")
         echoed = sum(s.echoed_503s for s in load.submissions)
         bare = sum(s.bare_503s for s in load.submissions)
         checks.check(
@@ -112,13 +75,13 @@ def main(argv: list[str] | None = None) -> int:
             during["/healthz 503"] > 0
             and set(k for k in during if k.startswith("/healthz")) == {"/healthz 503"},
             "GET /healthz answered 503 while the database was down",
-            ", ".join(f"{k} x{v}" for k, v in during.items() if k.startswith("/healthz")),
+            tally((k, v) for k, v in during.items() if k.startswith("/healthz")),
         )
         others = {k: v for k, v in events.items() if k.startswith("POST 5") and k != "POST 503"}
         checks.check(
             not others,
             "no 5xx other than 503",
-            ", ".join(f"{k} x{v}" for k, v in others.items()) or "none",
+            tally(others.items()) or "none",
         )
         only_retryable_failures(checks, events)
         checks.check(
@@ -126,13 +89,11 @@ def main(argv: list[str] | None = None) -> int:
             "everything works again without restarting gunicorn (same master, same workers)",
             f"master {master}, workers {workers}",
         )
-        counts = database_counts(url)
-        mail_summary(counts, smtp)
-        check_stored_once(checks, load, counts)
+        check_database(checks, load, site)
 
     return run_scenario(
-        f"4. {args.submissions:,} submissions, {args.clients} clients, PostgreSQL stopped and started "
-        "in the middle",
+        f"4. {args.submissions:,} submissions, {args.clients} clients, "
+        "PostgreSQL stopped and started in the middle",
         scenario,
     )
 

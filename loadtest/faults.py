@@ -13,59 +13,33 @@ Run: .venv/bin/python -m loadtest.faults [--submissions N] [--clients N]
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 
-from .harness import (
-    Browser,
-    Dropped,
-    Gunicorn,
-    Load,
-    SmtpSink,
-    app_environment,
-    check_stored_once,
-    database_counts,
-    mail_summary,
-    only_retryable_failures,
-    prepare_database,
-    run_scenario,
-    say,
-    submit,
-    summarize,
-    wait_for,
-)
+from .checks import check_database, only_retryable_failures
+from .client import Browser, Dropped, Load, one_server, summarize
+from .scenario import arguments, run_scenario
+from .site import Site, sqlite_url
+from .workspace import say, wait_for
 
 REPLAYS = 50
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--submissions", type=int, default=800)
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=4)
-    args = parser.parse_args(argv)
+    args = arguments(__doc__, argv, submissions=800, clients=32, workers=4)
 
     def scenario(workspace, checks):
-        url = f"sqlite:///{workspace.path / 'microsite.sqlite3'}"
-        smtp = SmtpSink(workspace)
-        env = app_environment(workspace, url, smtp)
-        prepare_database(env)
-        server = Gunicorn(workspace, "faults", env, workers=args.workers)
-        say(
-            f"  gunicorn -c gunicorn.conf.py on port {server.port}: {args.workers} workers x 4 threads, SQLite"
-        )
-        load = Load(
-            args.submissions,
-            args.clients,
-            lambda browser, s: submit(browser, s, server.port, server.port),
-        )
+        site = Site(workspace, sqlite_url(workspace))
+        server = site.serve("faults", args.workers)
+        say(f"  {server}, SQLite")
+        load = Load(args.submissions, args.clients, one_server(server.port))
 
         load.wait_until_done(args.submissions // 3)
         before = set(server.workers())
         victim, held = server.kill_busiest_worker()
         say(
-            f"  after {load.done} submissions: SIGKILL to worker {victim}, which held {held} client connections"
+            f"  after {load.done} submissions: SIGKILL to worker {victim}, "
+            f"which held {held} client connections"
         )
         wait_for(
             lambda: (
@@ -118,9 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{sum(status == 303 for status in answers)} of {REPLAYS}",
         )
 
-        counts = database_counts(url)
-        mail_summary(counts, smtp)
-        check_stored_once(checks, load, counts)
+        check_database(checks, load, site)
         checks.check(
             server.process.poll() is None
             and len(server.workers()) == args.workers

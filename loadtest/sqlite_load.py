@@ -7,59 +7,28 @@ Run: .venv/bin/python -m loadtest.sqlite_load [--submissions N] [--clients N]
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from .harness import (
-    Gunicorn,
-    Load,
-    SmtpSink,
-    app_environment,
-    check_stored_once,
-    database_counts,
-    mail_summary,
-    no_5xx,
-    no_dropped,
-    prepare_database,
-    run_scenario,
-    say,
-    submit,
-    summarize,
-)
+from .checks import check_steady_load
+from .client import Load, one_server
+from .scenario import arguments, run_scenario
+from .site import Site, sqlite_url
+from .workspace import say
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--submissions", type=int, default=2000)
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=4)
-    args = parser.parse_args(argv)
+    args = arguments(__doc__, argv, submissions=2000, clients=32, workers=4)
 
     def scenario(workspace, checks):
-        url = f"sqlite:///{workspace.path / 'microsite.sqlite3'}"
-        smtp = SmtpSink(workspace)
-        env = app_environment(workspace, url, smtp)
-        prepare_database(env)
-        server = Gunicorn(workspace, "sqlite", env, workers=args.workers)
-        say(
-            f"  gunicorn -c gunicorn.conf.py on port {server.port}: {args.workers} workers x 4 threads, "
-            f"SQLite in {workspace.path}"
-        )
-        load = Load(
-            args.submissions,
-            args.clients,
-            lambda browser, s: submit(browser, s, server.port, server.port),
-        )
-        load.join()
-        events = summarize(load, (server,))
-        counts = database_counts(url)
-        mail_summary(counts, smtp)
-        no_5xx(checks, events)
-        no_dropped(checks, events)
-        check_stored_once(checks, load, counts)
+        site = Site(workspace, sqlite_url(workspace))
+        server = site.serve("sqlite", args.workers)
+        say(f"  {server}, SQLite in {workspace.path}")
+        load = Load(args.submissions, args.clients, one_server(server.port))
+        check_steady_load(checks, load, site, (server,))
 
     return run_scenario(
-        f"1. {args.submissions:,} submissions, {args.clients} clients, {args.workers} gunicorn workers, SQLite",
+        f"1. {args.submissions:,} submissions, {args.clients} clients, "
+        f"{args.workers} gunicorn workers, SQLite",
         scenario,
     )
 

@@ -9,50 +9,31 @@ Run: .venv/bin/python -m loadtest.two_instances [--submissions N] [--clients N]
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from .harness import (
-    Gunicorn,
-    Load,
-    Postgres,
-    Redis,
-    SmtpSink,
-    app_environment,
-    check_stored_once,
-    database_counts,
-    mail_summary,
-    no_5xx,
-    no_dropped,
-    prepare_database,
-    run_scenario,
-    say,
-    submit,
-    summarize,
-)
+from .checks import check_steady_load
+from .client import Load, submit
+from .scenario import arguments, run_scenario
+from .services import Postgres, Redis
+from .site import Site
+from .workspace import say
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--submissions", type=int, default=2000)
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=2, help="per instance")
-    args = parser.parse_args(argv)
+    args = arguments(
+        __doc__, argv, submissions=2000, clients=32, workers=2, workers_help="per instance"
+    )
 
     def scenario(workspace, checks):
         url = Postgres(workspace).create()
         redis = Redis(workspace)
-        smtp = SmtpSink(workspace)
-        env = app_environment(workspace, url, smtp, limiter_storage=redis.url)
-        prepare_database(env)
-        servers = (
-            Gunicorn(workspace, "a", env, workers=args.workers),
-            Gunicorn(workspace, "b", env, workers=args.workers),
-        )
+        site = Site(workspace, url, RATELIMIT_STORAGE_URI=redis.url)
+        servers = (site.serve("a", args.workers), site.serve("b", args.workers))
         say(
             f"  two gunicorn masters on ports {servers[0].port} and {servers[1].port}, "
-            f"{args.workers} workers x 4 threads each, one SECRET_KEY; PostgreSQL 15 and redis-server "
-            "on loopback; each form is fetched from one instance and posted to the other"
+            f"{args.workers} workers x {servers[0].threads} threads each, one SECRET_KEY; "
+            "PostgreSQL and redis-server on loopback; each form is fetched from one instance "
+            "and posted to the other"
         )
         ports = [server.port for server in servers]
 
@@ -61,13 +42,7 @@ def main(argv: list[str] | None = None) -> int:
             submit(browser, submission, ports[n % 2], ports[(n + 1) % 2])
 
         load = Load(args.submissions, args.clients, send)
-        load.join()
-        events = summarize(load, servers)
-        counts = database_counts(url)
-        mail_summary(counts, smtp)
-        no_5xx(checks, events)
-        no_dropped(checks, events)
-        check_stored_once(checks, load, counts)
+        check_steady_load(checks, load, site, servers)
 
         posts = sum(len(s.post_statuses) for s in load.submissions)
         counted = {
