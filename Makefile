@@ -29,13 +29,13 @@ install: $(VENV)/.installed ## Create .venv and install the app's dependencies
 
 install-dev: $(VENV)/.installed-dev ## Also install the test tools
 
-run: install ## Migrate, load sample content, serve on http://127.0.0.1:5000 (or PORT)
+run: install ## Migrate, load sample content, serve on http://localhost:5000 (or PORT)
 	$(FLASK) db upgrade
 	$(FLASK) content load
-	@echo "Staff area: http://127.0.0.1:$(PORT)/staff/ . Create the first staff user with:"
+	@echo "Staff area: http://localhost:$(PORT)/staff/ . Create the first staff user with:"
 	@echo "    $(FLASK) staff create you@example.org"
-	@echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl+C to stop)"
-	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+	@echo "Serving on http://localhost:$(PORT)  (Ctrl+C to stop)"
+	PORT=$(PORT) $(FLASK) run --host localhost --port $(PORT)
 
 serve: install ## Migrate, then serve with gunicorn -c gunicorn.conf.py on 127.0.0.1:8000 (or PORT/BIND)
 	$(FLASK) db upgrade

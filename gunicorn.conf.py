@@ -37,7 +37,7 @@ class AccessLogWithoutPersonalData(Logger):
     def atoms(self, resp, req, environ, request_time):
         # Imported here, not at the top: the master must not hold the app's modules, or
         # workers started by a reload (SIGHUP) would keep running the old code.
-        from microsite.logs import redact_path
+        from microsite.web.logs import redact_path
 
         atoms = super().atoms(resp, req, environ, request_time)
         path = redact_path(atoms["U"])

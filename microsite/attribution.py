@@ -14,8 +14,8 @@ from flask import Flask, Response, current_app, g, request, session
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from .extensions import db
+from .fields import has_control_characters
 from .models import Referral
-from .validators import has_control_characters
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 UTM_MAX_LENGTH = 200
@@ -62,7 +62,7 @@ def remember_referral(response: Response, referral: Referral) -> None:
         max_age=int(REFERRAL_WINDOW.total_seconds()),
         httponly=True,
         samesite="Lax",
-        secure=current_app.config["PUBLIC_URL"].startswith("https://"),
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
     )
 
 

@@ -1,31 +1,30 @@
 """Staff accounts and their sessions: password hashes, sign-in, and session lifetimes.
 
-Sessions end after 30 minutes without a request and 8 hours after sign-in, whichever
-comes first. Signing in starts a fresh session, so nothing from before it carries over.
+Sessions end after STAFF_IDLE_LIMIT without a request and PERMANENT_SESSION_LIFETIME after
+sign-in (30 minutes and 8 hours, ``config.py``), whichever comes first. Signing in starts
+a fresh session, so nothing from before it carries over.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import timedelta
 from functools import cache
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
-from flask import request, session
+from flask import current_app, request, session
 from flask_login import login_user, logout_user
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .config import STAFF_IDLE_LIMIT
 from .extensions import db, login_manager
 from .models import StaffUser, utcnow
 
 log = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 12
-IDLE_LIMIT = timedelta(minutes=30)
-SESSION_LIMIT = timedelta(hours=8)
 
 
 @cache
@@ -140,7 +139,9 @@ def session_expired() -> bool:
     since, seen = session.get("staff_since"), session.get("staff_seen")
     if not isinstance(since, float) or not isinstance(seen, float):
         return True
-    return now - seen > IDLE_LIMIT.total_seconds() or now - since > SESSION_LIMIT.total_seconds()
+    idle_limit = STAFF_IDLE_LIMIT.total_seconds()
+    session_limit = current_app.permanent_session_lifetime.total_seconds()
+    return now - seen > idle_limit or now - since > session_limit
 
 
 def touch_session() -> None:

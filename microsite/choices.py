@@ -4,9 +4,9 @@ Forms, models and exports all read their choices from here, so a value is added 
 place. Country names come from pycountry's ISO 3166-1 data, not a hand-typed list.
 """
 
-import unicodedata
-
 import pycountry
+
+from .text import fold_accents
 
 ROLES = {
     "parent": "A parent or guardian of the patient",
@@ -57,6 +57,35 @@ LEAD_STATUSES = {
     "withdrew": "Withdrew",
 }
 
+# ClinicalTrials.gov's overall statuses. Trials open to families: the ones sync fetches,
+# matching offers and pages call open.
+RECRUITING = "RECRUITING"
+OPEN_TRIAL_STATUSES = (RECRUITING, "NOT_YET_RECRUITING")
+TRIAL_STATUS_LABELS = {
+    "RECRUITING": "Recruiting",
+    "NOT_YET_RECRUITING": "Not yet recruiting",
+    "ENROLLING_BY_INVITATION": "Enrolling by invitation",
+    "ACTIVE_NOT_RECRUITING": "Active, not recruiting",
+    "COMPLETED": "Completed",
+    "SUSPENDED": "Suspended",
+    "TERMINATED": "Terminated",
+    "WITHDRAWN": "Withdrawn",
+    "AVAILABLE": "Available",
+    "NO_LONGER_AVAILABLE": "No longer available",
+    "TEMPORARILY_NOT_AVAILABLE": "Temporarily not available",
+    "APPROVED_FOR_MARKETING": "Approved for marketing",
+    "WITHHELD": "Withheld",
+    "UNKNOWN": "Unknown",
+}
+TRIAL_PHASE_LABELS = {
+    "EARLY_PHASE1": "Early phase 1",
+    "PHASE1": "Phase 1",
+    "PHASE2": "Phase 2",
+    "PHASE3": "Phase 3",
+    "PHASE4": "Phase 4",
+    "NA": "Not applicable",
+}
+
 MIN_PATIENT_AGE = 0
 MAX_PATIENT_AGE = 39
 ADULT_AGE = 18
@@ -64,8 +93,7 @@ ADULT_AGE = 18
 
 def _sort_key(name: str) -> str:
     """Sort "Åland Islands" with the A's, not after "Zimbabwe"."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return fold_accents(name).casefold()
 
 
 def _country_names() -> dict[str, str]:

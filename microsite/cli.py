@@ -10,7 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import auth, dates, exports, lifecycle, mail, security
+from . import auth, config, dates, erasure, exports, mail
 from .content import load_testimonials
 from .models import OUTBOX_STATUSES
 from .trials.commands import trials
@@ -127,7 +127,7 @@ def leads_export(first, last, out) -> None:
 @click.option("--yes", is_flag=True, help="Really delete.")
 def leads_purge(days: int | None, yes: bool) -> None:
     days = days or current_app.config["RETENTION_DAYS"]
-    removed = lifecycle.purge(days, dry_run=not yes)
+    removed = erasure.purge(days, dry_run=not yes)
     verb = "Deleted" if yes else "Would delete (run again with --yes to delete)"
     click.echo(f"{verb}: {removed.describe()}; older than {days} days.")
 
@@ -135,14 +135,14 @@ def leads_purge(days: int | None, yes: bool) -> None:
 @leads.command("erase", help="Delete everything held about one person, by email address.")
 @click.argument("email")
 def leads_erase(email: str) -> None:
-    removed = lifecycle.erase_person(email, "cli erase")
+    removed = erasure.erase_person(email, "cli erase")
     click.echo(f"Deleted: {removed.describe()}.")
 
 
 @click.command("check-config", help="Check that the settings are safe to run in production.")
 @with_appcontext
 def check_config() -> None:
-    problems = security.configuration_problems(current_app.config)
+    problems = config.configuration_problems(current_app.config)
     if current_app.config["MICROSITE_ENV"] != "production":
         problems.append("MICROSITE_ENV is not production")
     for problem in problems:

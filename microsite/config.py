@@ -1,8 +1,11 @@
-"""Configuration in layers: defaults, then ``instance/config.py``, then the environment.
+"""Every setting in one place: its default, its parsing, the values derived from it, and
+the checks a production configuration must pass.
 
-Every setting the operator may change is listed in ``DEFAULTS`` with its type; the README's
-table of settings is the same list. Environment variables win over the instance file so a
-deployment can override a value without editing files.
+Layers: ``FLASK_SETTINGS`` (fixed, not for operators), then ``DEFAULTS``, then
+``instance/config.py``, then the environment. Every setting the operator may change is
+listed in ``DEFAULTS``; the README's table of settings is the same list. Environment
+variables win over the instance file so a deployment can override a value without editing
+files.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,11 +21,37 @@ import click
 
 ENVIRONMENTS = ("development", "production")
 
+# Staff sessions end after this much time without a request, and PERMANENT_SESSION_LIFETIME
+# after sign-in, whichever comes first.
+STAFF_IDLE_LIMIT = timedelta(minutes=30)
+STAFF_SESSION_LIMIT = timedelta(hours=8)
+
+# Flask and extension settings the site needs as they are: not for operators.
+FLASK_SETTINGS: dict[str, object] = {
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_HTTPONLY": True,
+    # A CSRF token lives as long as the session: a form left open for hours still submits.
+    "WTF_CSRF_TIME_LIMIT": None,
+    # hide_parameters: a database error never copies submitted values into the log.
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
+    # If the rate-limit storage (Redis) is down, count in this process's memory and log it,
+    # and never fail a request because of the limiter; short timeouts keep pages fast.
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    "RATELIMIT_SWALLOW_ERRORS": True,
+    "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    # Only staff sessions are permanent.
+    "PERMANENT_SESSION_LIFETIME": STAFF_SESSION_LIMIT,
+}
+# No form here needs more than 64 kB (Flask's own defaults are unbounded or 500 kB).
+MAX_BODY_BYTES = 64 * 1024
+WEAK_KEY_LENGTH = 32
+DEFAULT_PORT = 5000
+
 DEFAULTS: dict[str, object] = {
     "MICROSITE_ENV": "development",
     "SECRET_KEY": None,
     "DATABASE_URL": None,  # None: a SQLite file in instance/
-    "PUBLIC_URL": "http://127.0.0.1:5000",
+    "PUBLIC_URL": None,  # None: http://localhost:<PORT, or 5000>
     "TRUSTED_PROXY_HOPS": 0,  # reverse proxies in front of the app; 0 ignores X-Forwarded-*
     "ORG_NAME": "Trial Finder",
     "ORG_EMAIL": "navigators@trialfinder.example",
@@ -46,7 +76,8 @@ DEFAULTS: dict[str, object] = {
     "MAIL_FROM": "Trial Finder <no-reply@trialfinder.example>",
     "MAIL_TIMEOUT": 10,  # seconds for any one SMTP conversation
     "MAIL_MAX_ATTEMPTS": 6,  # then a message is marked failed
-    "CTGOV_API_URL": "https://clinicaltrials.gov/api/v2",  # `flask trials sync` reads {this}/studies
+    # `flask trials sync` reads {CTGOV_API_URL}/studies
+    "CTGOV_API_URL": "https://clinicaltrials.gov/api/v2",
 }
 
 _INTEGER_SETTINGS = {
@@ -127,7 +158,16 @@ def development_secret_key(instance_path: str) -> str:
     return key
 
 
-def finish(config: dict, instance_path: str) -> None:
+def development_url(environ) -> str:
+    """The development address: a host name (cookies and passkeys are per host), on PORT."""
+    return f"http://localhost:{environ.get('PORT') or DEFAULT_PORT}"
+
+
+def https(config) -> bool:
+    return str(config["PUBLIC_URL"]).startswith("https://")
+
+
+def finish(config: dict, instance_path: str, environ=os.environ) -> None:
     """Derive the settings that depend on others, and refuse a configuration that can't run."""
     environment = config["MICROSITE_ENV"]
     if environment not in ENVIRONMENTS:
@@ -150,4 +190,36 @@ def finish(config: dict, instance_path: str) -> None:
     config.setdefault(
         "SQLALCHEMY_DATABASE_URI", database_uri(config.get("DATABASE_URL"), instance_path)
     )
-    config["PUBLIC_URL"] = str(config["PUBLIC_URL"]).rstrip("/")
+    config["PUBLIC_URL"] = str(config["PUBLIC_URL"] or development_url(environ)).rstrip("/")
+    _finish_cookies_and_bounds(config)
+    if environment == "production":
+        problems = configuration_problems(config)
+        if problems:
+            raise ConfigError("refusing to start in production: " + "; ".join(problems))
+
+
+def _finish_cookies_and_bounds(config: dict) -> None:
+    config["MAX_CONTENT_LENGTH"] = config.get("MAX_CONTENT_LENGTH") or MAX_BODY_BYTES
+    config["MAX_FORM_MEMORY_SIZE"] = min(
+        config.get("MAX_FORM_MEMORY_SIZE") or MAX_BODY_BYTES, MAX_BODY_BYTES
+    )
+    secure = https(config)
+    config["SESSION_COOKIE_SECURE"] = secure
+    if secure:
+        # The __Host- prefix: the browser only accepts it Secure, for this host, path /.
+        config["SESSION_COOKIE_NAME"] = "__Host-session"
+        config["SESSION_COOKIE_PATH"] = "/"
+
+
+def configuration_problems(config) -> list[str]:
+    """What keeps a configuration from being safe in production."""
+    problems = []
+    key = config.get("SECRET_KEY") or ""
+    if len(key) < WEAK_KEY_LENGTH or len(set(key)) < 8:
+        problems.append(
+            f"SECRET_KEY is missing or weak: use at least {WEAK_KEY_LENGTH} random characters, "
+            'e.g. python -c "import secrets; print(secrets.token_hex(32))"'
+        )
+    if config.get("DEBUG"):
+        problems.append("debug mode is on: turn FLASK_DEBUG off in production")
+    return problems

@@ -54,3 +54,15 @@ def utc_range(first: date | None, last: date | None) -> tuple[datetime | None, d
         start_of(first) if first else None,
         start_of(last + timedelta(days=1)) if last else None,
     )
+
+
+def on_days(query, column, first: date | None, last: date | None):
+    """``query`` kept to the rows whose UTC ``column`` falls on the display-zone days
+    first..last inclusive (either end open): the filter of the dashboard, the CSV exports
+    and the CLI."""
+    start, end = utc_range(first, last)
+    if start:
+        query = query.where(column >= start)
+    if end:
+        query = query.where(column < end)
+    return query

@@ -119,13 +119,7 @@ TABLES = {
 
 def statement(kind: str, first: date | None, last: date | None):
     build, dated_by, order_by = TABLES[kind]
-    query = build()
-    start, end = dates.utc_range(first, last)
-    if start:
-        query = query.where(dated_by >= start)
-    if end:
-        query = query.where(dated_by < end)
-    return query.order_by(order_by)
+    return dates.on_days(build(), dated_by, first, last).order_by(order_by)
 
 
 def _driver_batches(query) -> Iterator[list[tuple]]:

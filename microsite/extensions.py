@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from .ratelimit import client_key, has_no_limit
+from .web.ratelimit import client_key, has_no_limit
 
 # Named constraints, so migrations can refer to them on every database.
 NAMING_CONVENTION = {

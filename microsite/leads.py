@@ -1,18 +1,24 @@
-"""Recording "Find your trial" applications."""
+"""Recording "Find your trial" applications, and the staff's work on them (status, call
+notes, the lead's file as the staff page shows it)."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
-from . import lifecycle, mail, referrals
+from . import erasure, mail, referrals
 from .attribution import UTM_FIELDS
 from .choices import LEAD_STATUSES
 from .database import add_once
 from .extensions import db
 from .models import Lead, LeadNote, Referral, StaffUser, StatusChange, utcnow
 from .trials import matching
+from .web.urls import absolute_url
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +69,11 @@ def record_application(
     return lead
 
 
-def _absolute(endpoint: str, **values) -> str:
-    return current_app.config["PUBLIC_URL"] + url_for(endpoint, **values)
-
-
 def _queue_confirmation(lead: Lead) -> None:
     """Tell the applicant we have their request, and how to withdraw. No health data."""
     context = {
         "lead": lead,
-        "withdraw_url": _absolute("public.withdraw", token=lifecycle.withdraw_token(lead)),
+        "withdraw_url": absolute_url("public.withdraw", token=erasure.withdraw_token(lead)),
     }
     mail.queue_message(
         to=lead.email,
@@ -85,7 +87,7 @@ def _queue_confirmation(lead: Lead) -> None:
 
 def _queue_staff_notice(lead: Lead) -> None:
     """A new-lead notice for staff: a link to the lead page, and nothing personal."""
-    context = {"lead_url": _absolute("staff.lead", lead_id=lead.id), "lead_id": lead.id}
+    context = {"lead_url": absolute_url("staff.lead", lead_id=lead.id), "lead_id": lead.id}
     mail.queue_message(
         to=current_app.config["STAFF_NOTIFY_EMAIL"],
         subject=f"New application #{lead.id}",
@@ -114,3 +116,43 @@ def add_note(lead: Lead, body: str, staff: StaffUser) -> LeadNote:
     db.session.add(note)
     log.info("lead %d: note added by staff %d", lead.id, staff.id)
     return note
+
+
+@dataclass(frozen=True)
+class LeadFile:
+    """Everything the staff lead page shows, loaded here (templates never query)."""
+
+    lead: Lead
+    notes: list[LeadNote]
+    changes: list[StatusChange]
+    matches: list[dict]
+    matched_at: datetime | None
+
+
+def lead_file(lead_id: int) -> LeadFile | None:
+    """One lead with its referral, call notes and their authors, status history with who
+    changed it, and the trials shown to the family."""
+    lead = db.session.scalar(
+        select(Lead).where(Lead.id == lead_id).options(joinedload(Lead.referral))
+    )
+    if lead is None:
+        return None
+    notes = db.session.scalars(
+        select(LeadNote)
+        .filter_by(lead_id=lead.id)
+        .options(joinedload(LeadNote.author))
+        .order_by(LeadNote.id)
+    )
+    changes = db.session.scalars(
+        select(StatusChange)
+        .filter_by(lead_id=lead.id)
+        .options(joinedload(StatusChange.staff))
+        .order_by(StatusChange.id)
+    )
+    return LeadFile(
+        lead=lead,
+        notes=list(notes),
+        changes=list(changes),
+        matches=matching.stored_matches(lead.id),
+        matched_at=matching.matched_at(lead.id),
+    )

@@ -89,8 +89,21 @@ def _send_over_smtp(email: EmailMessage) -> None:
         smtp.send_message(email)
 
 
+def mail_folder() -> Path:
+    """Where messages are written as files when there is no MAIL_SERVER."""
+    return Path(current_app.instance_path) / MAIL_FOLDER
+
+
+def eml_files(message_ids) -> list[Path]:
+    """The files written for these outbox messages (named ``<time>-<message id>.eml``)."""
+    folder = mail_folder()
+    if not folder.is_dir():
+        return []
+    return [path for message_id in message_ids for path in folder.glob(f"*-{message_id}.eml")]
+
+
 def _write_eml_file(email: EmailMessage, message_id: int) -> None:
-    folder = Path(current_app.instance_path) / MAIL_FOLDER
+    folder = mail_folder()
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{utcnow():%Y%m%dT%H%M%S}-{message_id}.eml"
     fd, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".eml")

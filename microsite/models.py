@@ -260,7 +260,8 @@ class LeadNote(db.Model):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    author: Mapped[StaffUser | None] = relationship()
+    # lazy="raise": loaded in the query that needs it (templates never query).
+    author: Mapped[StaffUser | None] = relationship(lazy="raise")
 
 
 class StatusChange(db.Model):
@@ -275,7 +276,7 @@ class StatusChange(db.Model):
     to_status: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    staff: Mapped[StaffUser | None] = relationship()
+    staff: Mapped[StaffUser | None] = relationship(lazy="raise")
 
 
 class ExportLog(db.Model):

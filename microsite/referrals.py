@@ -6,13 +6,14 @@ import logging
 import re
 import secrets
 
-from flask import current_app, render_template, url_for
+from flask import render_template
 from sqlalchemy import func, literal, select, update
 
 from . import mail, suppression
 from .database import add_once
 from .extensions import db
 from .models import Lead, OutboxMessage, Referral, UTCDateTime, utcnow
+from .web.urls import absolute_url
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,7 @@ def new_code() -> str:
 
 def link(referral: Referral) -> str:
     """The absolute /r/<code> link, on PUBLIC_URL, never on the request's Host header."""
-    path = url_for("public.follow_referral", code=referral.code)
-    return current_app.config["PUBLIC_URL"] + path
+    return absolute_url("public.follow_referral", code=referral.code)
 
 
 def find(code: str) -> Referral | None:
@@ -57,7 +57,7 @@ def add_personal_referral(lead: Lead) -> Referral:
 
 
 def _message_to_friend(referral: Referral) -> dict:
-    unsubscribe_url = current_app.config["PUBLIC_URL"] + url_for(
+    unsubscribe_url = absolute_url(
         "public.unsubscribe", token=suppression.unsubscribe_token(referral.friend_email)
     )
     context = {"referral": referral, "link": link(referral), "unsubscribe_url": unsubscribe_url}

@@ -9,7 +9,8 @@ import re
 import pytest
 from sqlalchemy import select, text
 
-from microsite import caching, models
+from microsite import models
+from microsite.web import caching
 from microsite.extensions import db
 from tests.conftest import rendered_hidden_fields
 

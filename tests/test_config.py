@@ -27,6 +27,8 @@ def clean_environment(monkeypatch):
         "MAIL_USE_TLS",
         "MAIL_USE_SSL",
         "RATELIMIT_ENABLED",
+        "PUBLIC_URL",
+        "PORT",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -38,9 +40,16 @@ def build(instance: Path, **settings):
 def test_defaults_apply_without_any_configuration(tmp_path):
     app = build(tmp_path)
     assert app.config["MICROSITE_ENV"] == "development"
-    assert app.config["PUBLIC_URL"] == "http://127.0.0.1:5000"
+    assert app.config["PUBLIC_URL"] == "http://localhost:5000"
     assert app.config["RETENTION_DAYS"] == 730
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/microsite.sqlite3"
+
+
+def test_the_development_address_follows_port_unless_public_url_is_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("PORT", "8123")
+    assert build(tmp_path).config["PUBLIC_URL"] == "http://localhost:8123"
+    monkeypatch.setenv("PUBLIC_URL", "https://trials.example.org/")
+    assert build(tmp_path).config["PUBLIC_URL"] == "https://trials.example.org"
 
 
 def test_instance_file_overrides_defaults_and_environment_overrides_both(tmp_path, monkeypatch):

@@ -53,7 +53,7 @@ def mail_files(app) -> list[Path]:
 
 def withdraw_path(app) -> str:
     [message] = messages(app, "confirmation")
-    [url] = re.findall(r"http://127\.0\.0\.1:5000(/withdraw/\S+)", message.body_text)
+    [url] = re.findall(r"http://localhost:5000(/withdraw/\S+)", message.body_text)
     return url
 
 
@@ -213,7 +213,7 @@ def test_staff_are_told_of_new_leads_without_personal_data(make_app):
     assert notice.to_address == "team@example.org"
     with app.app_context():
         lead_id = db.session.scalar(select(Lead.id))
-    assert f"http://127.0.0.1:5000/staff/leads/{lead_id}" in notice.body_text
+    assert f"http://localhost:5000/staff/leads/{lead_id}" in notice.body_text
     text = notice.subject + notice.body_text + notice.body_html
     for personal in ("Private", "private@", "7946", "neuroblastoma", "Neuroblastoma", "GB"):
         assert personal not in text

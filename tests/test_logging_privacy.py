@@ -252,12 +252,12 @@ def test_the_gunicorn_access_log_has_no_address_query_or_token(server_environmen
 
 
 def test_a_crash_on_a_token_url_logs_the_path_without_its_token(make_app, monkeypatch, caplog):
-    from microsite import lifecycle
+    from microsite import erasure
 
     def broken(token):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(lifecycle, "lead_from_token", broken)
+    monkeypatch.setattr(erasure, "lead_from_token", broken)
     app = make_app(PROPAGATE_EXCEPTIONS=False)
     caplog.set_level(logging.ERROR)
     assert app.test_client().get("/withdraw/SECRET-WITHDRAW-TOKEN").status_code == 500

@@ -49,19 +49,19 @@ def test_the_friend_receives_one_message_whose_link_resolves_to_the_referral(mai
     assert message["To"] == "kim@example.com"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert re.fullmatch(
-        r"<http://127\.0\.0\.1:5000/unsubscribe/[^>]+>", message["List-Unsubscribe"]
+        r"<http://localhost:5000/unsubscribe/[^>]+>", message["List-Unsubscribe"]
     )
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     assert "Robin Sender asked Trial Finder to tell you about us" in text
-    [link] = re.findall(r"http://127\.0\.0\.1:5000/r/[A-Za-z0-9_-]+", text)
+    [link] = re.findall(r"http://localhost:5000/r/[A-Za-z0-9_-]+", text)
     # The HTML part links to the referral and the unsubscribe page, and nowhere else.
     assert set(re.findall(r'href="([^"]+)"', html)) == {link, message["List-Unsubscribe"][1:-1]}
     assert [m.status for m in outbox(mail_app)] == ["sent"]
 
     client = mail_app.test_client()
     response = client.get(
-        link.removeprefix("http://127.0.0.1:5000"), headers={"User-Agent": BROWSER}
+        link.removeprefix("http://localhost:5000"), headers={"User-Agent": BROWSER}
     )
     assert response.headers["Location"] == "/"
     with mail_app.app_context():

@@ -13,7 +13,7 @@ from microsite import create_app
 from microsite.config import ConfigError
 from microsite.extensions import db, limiter
 from microsite.models import Lead
-from microsite.security import CONTENT_SECURITY_POLICY
+from microsite.web.security import CONTENT_SECURITY_POLICY
 from tests.conftest import VALID_APPLICATION, form_filler, share_form_for
 
 

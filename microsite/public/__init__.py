@@ -1,7 +1,5 @@
 """The public site: the article, the application form and the pages around it."""
 
-from flask import Blueprint
+from .views import bp
 
-bp = Blueprint("public", __name__)
-
-from . import views  # noqa: E402,F401  (registers the routes on bp)
+__all__ = ["bp"]

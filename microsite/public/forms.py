@@ -8,7 +8,6 @@ import uuid
 import phonenumbers
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectField, StringField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional, ValidationError
 
 from ..choices import (
@@ -21,9 +20,10 @@ from ..choices import (
     ROLES,
     TREATMENT_STAGES,
 )
-from ..validators import (
+from ..fields import (
     WholeNumberField,
     YesCheckbox,
+    choice_options,
     email_field,
     empty_to_none,
     strip,
@@ -36,12 +36,6 @@ CHOOSE_ROLE = "Choose who is filling in this form."
 CHOOSE_DIAGNOSIS = "Choose the diagnosis, or “Another diagnosis”."
 CHOOSE_COUNTRY = "Choose the country where the patient lives."
 CHOOSE_CONTACT_METHOD = "Choose how we should contact you."
-
-
-def _options(choices: dict[str, str], placeholder: str | None = None) -> list[SelectChoice]:
-    """The choices of a select or radio field, after an empty placeholder when given."""
-    options = [SelectChoice(value, label) for value, label in choices.items()]
-    return options if placeholder is None else [SelectChoice("", placeholder), *options]
 
 
 class VisitorForm(FlaskForm):
@@ -69,7 +63,7 @@ class VisitorForm(FlaskForm):
 class ApplyForm(VisitorForm):
     role = RadioField(
         "Who is filling in this form?",
-        choices=_options(ROLES),
+        choices=choice_options(ROLES),
         validators=[InputRequired(CHOOSE_ROLE)],
         invalid_choice_message=CHOOSE_ROLE,
     )
@@ -94,7 +88,7 @@ class ApplyForm(VisitorForm):
     )
     diagnosis = SelectField(
         "Diagnosis",
-        choices=_options(DIAGNOSES, "Choose a diagnosis"),
+        choices=choice_options(DIAGNOSES, "Choose a diagnosis"),
         validators=[DataRequired(CHOOSE_DIAGNOSIS)],
         invalid_choice_message=CHOOSE_DIAGNOSIS,
     )
@@ -103,7 +97,7 @@ class ApplyForm(VisitorForm):
     )
     treatment_stage = SelectField(
         "Where is the patient in treatment? (optional)",
-        choices=_options(TREATMENT_STAGES, "Prefer not to say"),
+        choices=choice_options(TREATMENT_STAGES, "Prefer not to say"),
         validators=[Optional()],
         # Optional() lets blank input through unchecked: make " " the empty answer it is.
         filters=[strip, empty_to_none],
@@ -111,7 +105,7 @@ class ApplyForm(VisitorForm):
     )
     country = SelectField(
         "Country where the patient lives",
-        choices=_options(COUNTRIES, "Choose a country"),
+        choices=choice_options(COUNTRIES, "Choose a country"),
         validators=[DataRequired(CHOOSE_COUNTRY)],
         invalid_choice_message=CHOOSE_COUNTRY,
         render_kw={"autocomplete": "country"},
@@ -133,7 +127,7 @@ class ApplyForm(VisitorForm):
     )
     contact_method = RadioField(
         "How should we contact you?",
-        choices=_options(CONTACT_METHODS),
+        choices=choice_options(CONTACT_METHODS),
         validators=[InputRequired(CHOOSE_CONTACT_METHOD)],
         invalid_choice_message=CHOOSE_CONTACT_METHOD,
     )

@@ -5,24 +5,24 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError, generate_csrf
 
-from .. import attribution, lifecycle, referrals, suppression
-from ..caching import no_store, rendered_once, shared_cache
+from .. import attribution, erasure, referrals, suppression
 from ..choices import COUNTRIES
 from ..content import ARTICLE_LAST_REVIEWED, published_testimonials
-from ..errors import DATABASE_ERRORS, database_unavailable
 from ..extensions import csrf, db, limiter
 from ..leads import CONSENT_TEXT, record_application
 from ..models import Lead, Testimonial
-from ..ratelimit import limit_from
 from ..trials import matching
-from . import bp
+from ..web.caching import no_store, rendered_once, shared_cache
+from ..web.errors import DATABASE_ERRORS, database_unavailable
+from ..web.ratelimit import limit_from
 from .forms import ApplyForm, ShareForm
 
 log = logging.getLogger(__name__)
+bp = Blueprint("public", __name__)
 
 SESSION_EXPIRED = "session_expired"
 RATE_LIMITED = "rate_limited"
@@ -187,11 +187,11 @@ def unsubscribe_confirmed(token: str):
 @no_store
 def withdraw(token: str):
     """The applicant's own way out: a confirmation page, then erasure of their data."""
-    valid, lead = lifecycle.lead_from_token(token)
+    valid, lead = erasure.lead_from_token(token)
     if lead is None:
         return render_template("withdraw.html", lead=None), 200 if valid else 404
     if request.method == "POST":
-        lifecycle.withdraw(lead)
+        erasure.withdraw(lead)
         session.pop("lead_id", None)
         return render_template("withdraw.html", done=True)
     return render_template("withdraw.html", lead=lead, token=token)

@@ -3,8 +3,6 @@
 Every route needs a signed-in staff user, checked once for the whole blueprint.
 """
 
-from flask import Blueprint
+from .views import bp
 
-bp = Blueprint("staff", __name__, url_prefix="/staff")
-
-from . import views  # noqa: E402,F401  (registers the routes on bp)
+__all__ = ["bp"]

@@ -7,8 +7,8 @@ from wtforms import BooleanField, DateField, PasswordField, SelectField, StringF
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..choices import COUNTRIES, DIAGNOSES, LEAD_STATUSES
-from ..public.forms import _options
-from ..validators import strip, text_area_field, text_field
+from ..dashboard import LeadFilters
+from ..fields import choice_options, strip, text_area_field, text_field
 
 
 class LoginForm(FlaskForm):
@@ -32,7 +32,7 @@ class EmptyForm(FlaskForm):
 class StatusForm(FlaskForm):
     status = SelectField(
         "Status",
-        choices=_options(LEAD_STATUSES),
+        choices=choice_options(LEAD_STATUSES),
         invalid_choice_message="Choose one of the listed statuses.",
     )
 
@@ -51,10 +51,27 @@ class LeadFilterForm(FlaskForm):
     from_ = DateField("From", validators=[Optional()], name="from")
     to = DateField("To", validators=[Optional()])
     diagnosis = SelectField(
-        "Diagnosis", choices=_options(DIAGNOSES, "Any"), validators=[Optional()]
+        "Diagnosis", choices=choice_options(DIAGNOSES, "Any"), validators=[Optional()]
     )
-    country = SelectField("Country", choices=_options(COUNTRIES, "Any"), validators=[Optional()])
-    status = SelectField("Status", choices=_options(LEAD_STATUSES, "Any"), validators=[Optional()])
+    country = SelectField(
+        "Country", choices=choice_options(COUNTRIES, "Any"), validators=[Optional()]
+    )
+    status = SelectField(
+        "Status", choices=choice_options(LEAD_STATUSES, "Any"), validators=[Optional()]
+    )
+
+    def filters(self) -> LeadFilters:
+        """The filters asked for, or none when the query string does not validate."""
+        if not self.validate():
+            return LeadFilters()
+        return LeadFilters(
+            search=self.q.data or "",
+            first=self.from_.data,
+            last=self.to.data,
+            diagnosis=self.diagnosis.data or "",
+            country=self.country.data or "",
+            status=self.status.data or "",
+        )
 
 
 class TestimonialForm(FlaskForm):

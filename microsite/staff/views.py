@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import (
+    Blueprint,
     Response,
     abort,
     redirect,
@@ -17,19 +18,20 @@ from flask_limiter import RateLimitExceeded
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import auth, dates, exports, mail, reports
+from .. import auth, dates, exports
+from .. import dashboard as dashboard_data
 from ..choices import COUNTRIES, DIAGNOSES, LEAD_STATUSES, ROLES, TREATMENT_STAGES
 from ..content import save_testimonial
 from ..extensions import db, limiter
-from ..leads import add_note, change_status
-from ..models import Lead, LeadNote, Referral, StatusChange, Testimonial
-from ..ratelimit import limit_from
+from ..leads import add_note, change_status, lead_file
+from ..models import Lead, Testimonial
 from ..trials import matching
 from ..trials.overview import catalog_overview
-from . import bp
+from ..web.ratelimit import limit_from
 from .forms import EmptyForm, LeadFilterForm, LoginForm, NoteForm, StatusForm, TestimonialForm
 
 log = logging.getLogger(__name__)
+bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 PUBLIC_ENDPOINTS = {"staff.login"}
 FILTER_NAMES = ("q", "from", "to", "diagnosis", "country", "status")
@@ -120,30 +122,11 @@ def logout():
 @bp.get("/")
 def dashboard():
     form = LeadFilterForm(request.args)
-    filters = reports.LeadFilters()
-    if form.validate():
-        filters = reports.LeadFilters(
-            search=form.q.data or "",
-            first=form.from_.data,
-            last=form.to.data,
-            diagnosis=form.diagnosis.data or "",
-            country=form.country.data or "",
-            status=form.status.data or "",
-        )
     page_number = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
-    page = reports.lead_page(filters, page_number)
-    per_day = reports.leads_per_day()
     return render_template(
         "staff/dashboard.html",
         form=form,
-        page=page,
-        counts=reports.lead_counts(),
-        per_day=per_day,
-        busiest=max((n for _, n in per_day), default=0),
-        funnel=reports.referral_funnel(),
-        exports=exports.recent_exports(),
-        outbox=mail.status_counts(),
-        failed_messages=mail.failed_messages(limit=10),
+        data=dashboard_data.dashboard(form.filters(), page_number),
         args={k: v for k, v in request.args.items() if k in FILTER_NAMES and v},
     )
 
@@ -153,23 +136,13 @@ def _lead_or_404(lead_id: int) -> Lead:
 
 
 def render_lead(lead: Lead, status_form=None, note_form=None, code: int = 200):
-    notes = db.session.scalars(
-        select(LeadNote).filter_by(lead_id=lead.id).order_by(LeadNote.id)
-    ).all()
-    changes = db.session.scalars(
-        select(StatusChange).filter_by(lead_id=lead.id).order_by(StatusChange.id)
-    ).all()
-    status_form = status_form or StatusForm(status=lead.status)
+    file = lead_file(lead.id)
     return render_template(
         "staff/lead.html",
-        lead=lead,
-        notes=notes,
-        changes=changes,
-        referral=db.session.get(Referral, lead.referral_id) if lead.referral_id else None,
-        status_form=status_form,
+        file=file,
+        lead=file.lead,
+        status_form=status_form or StatusForm(status=lead.status),
         note_form=note_form or NoteForm(),
-        matches=matching.stored_matches(lead.id),
-        matched_at=matching.matched_at(lead.id),
     ), code
 
 

@@ -31,7 +31,6 @@ import itertools
 import json
 import math
 import re
-import unicodedata
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -47,6 +46,7 @@ from sqlalchemy import delete, insert, select
 
 from ..extensions import db
 from ..models import Trial, TrialContact, TrialImport, TrialSite, utcnow
+from ..text import fold_accents
 from .synonyms import diagnoses_key
 
 NCT_ID = re.compile(r"NCT\d{8}")
@@ -404,8 +404,7 @@ def _number(value: object, low: float, high: float) -> float | None:
 
 
 def _plain(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip().casefold()
+    return fold_accents(text).strip().casefold()
 
 
 @lru_cache(maxsize=1)

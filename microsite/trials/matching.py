@@ -23,54 +23,28 @@ from collections import defaultdict
 
 from sqlalchemy import and_, case, delete, exists, func, or_, select
 
+from ..choices import OPEN_TRIAL_STATUSES, RECRUITING, TRIAL_PHASE_LABELS, TRIAL_STATUS_LABELS
 from ..extensions import db
 from ..models import Lead, LeadMatch, Trial, TrialSite
 
 log = logging.getLogger(__name__)
 
-OPEN_STATUSES = ("RECRUITING", "NOT_YET_RECRUITING")
-RECRUITING = "RECRUITING"
 MAX_MATCHES = 5
 SITES_SHOWN = 3
 NO_MATCH = ("other",)
-
-STATUS_LABELS = {
-    "RECRUITING": "Recruiting",
-    "NOT_YET_RECRUITING": "Not yet recruiting",
-    "ENROLLING_BY_INVITATION": "Enrolling by invitation",
-    "ACTIVE_NOT_RECRUITING": "Active, not recruiting",
-    "COMPLETED": "Completed",
-    "SUSPENDED": "Suspended",
-    "TERMINATED": "Terminated",
-    "WITHDRAWN": "Withdrawn",
-    "AVAILABLE": "Available",
-    "NO_LONGER_AVAILABLE": "No longer available",
-    "TEMPORARILY_NOT_AVAILABLE": "Temporarily not available",
-    "APPROVED_FOR_MARKETING": "Approved for marketing",
-    "WITHHELD": "Withheld",
-    "UNKNOWN": "Unknown",
-}
-PHASE_LABELS = {
-    "EARLY_PHASE1": "Early phase 1",
-    "PHASE1": "Phase 1",
-    "PHASE2": "Phase 2",
-    "PHASE3": "Phase 3",
-    "PHASE4": "Phase 4",
-    "NA": "Not applicable",
-}
 
 
 def status_label(status: str | None) -> str:
     if not status:
         return "Unknown"
-    return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
+    return TRIAL_STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
 
 
 def phase_label(phases: list[str] | None) -> str:
     """["PHASE1", "PHASE2"] -> "Phase 1/Phase 2"; nothing given -> "Not given"."""
     if not phases:
         return "Not given"
-    return "/".join(PHASE_LABELS.get(p, p.replace("_", " ").capitalize()) for p in phases)
+    return "/".join(TRIAL_PHASE_LABELS.get(p, p.replace("_", " ").capitalize()) for p in phases)
 
 
 def _months_text(months: int) -> str:
@@ -114,7 +88,7 @@ def match_statement(diagnosis: str, age_years: int, country: str):
     return (
         select(Trial)
         .where(
-            Trial.overall_status.in_(OPEN_STATUSES),
+            Trial.overall_status.in_(OPEN_TRIAL_STATUSES),
             Trial.diagnoses.contains(f"|{diagnosis}|", autoescape=True),
             or_(Trial.min_age_months.is_(None), Trial.min_age_months <= last_month),
             or_(Trial.max_age_months.is_(None), Trial.max_age_months >= first_month),

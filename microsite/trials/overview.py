@@ -7,9 +7,10 @@ from datetime import date
 
 from sqlalchemy import func, select
 
+from ..choices import OPEN_TRIAL_STATUSES
 from ..extensions import db
 from ..models import Trial, TrialImport
-from .matching import OPEN_STATUSES, status_label
+from .matching import status_label
 
 
 @dataclass
@@ -30,7 +31,7 @@ def catalog_overview(runs: int = 10) -> CatalogOverview:
     ).all()
     return CatalogOverview(
         trials=sum(n for _, n in counts),
-        open_trials=sum(n for status, n in counts if status in OPEN_STATUSES),
+        open_trials=sum(n for status, n in counts if status in OPEN_TRIAL_STATUSES),
         per_status=[(status, status_label(status), n) for status, n in counts],
         newest_update=db.session.scalar(select(func.max(Trial.last_update_on))),
         last_run=db.session.scalar(

@@ -32,12 +32,12 @@ from urllib.request import Request, urlopen
 
 from sqlalchemy import select
 
+from ..choices import OPEN_TRIAL_STATUSES
 from ..extensions import db
 from ..models import Trial
 from .catalog import Importer, ImportReport
 from .synonyms import SYNONYMS
 
-STATUSES = ("RECRUITING", "NOT_YET_RECRUITING")
 PAGE_SIZE = 100
 IDS_PER_REQUEST = 100
 MAX_WAIT = 300.0  # seconds: the longest wait between two attempts, whatever Retry-After says
@@ -170,13 +170,14 @@ def sync(
     params = {
         "format": "json",
         "query.cond": condition_query(),
-        "filter.overallStatus": ",".join(STATUSES),
+        "filter.overallStatus": ",".join(OPEN_TRIAL_STATUSES),
         "pageSize": page_size,
     }
     with Importer("sync", on_problem, keep_on=(SyncError,)) as importer:
         report = SyncReport(importer.report)
         token = None
-        for page, studies, token in _pages(client, params, "listing", max_pages):
+        for page, studies, next_token in _pages(client, params, "listing", max_pages):
+            token = next_token
             report.pages = page
             for index, raw in enumerate(studies):
                 importer.add(f"page {page} studies[{index}]", raw)
@@ -192,7 +193,9 @@ def _recheck(client: Client, importer: Importer, report: SyncReport, page_size: 
     stale = [
         nct_id
         for nct_id in db.session.scalars(
-            select(Trial.nct_id).where(Trial.overall_status.in_(STATUSES)).order_by(Trial.nct_id)
+            select(Trial.nct_id)
+            .where(Trial.overall_status.in_(OPEN_TRIAL_STATUSES))
+            .order_by(Trial.nct_id)
         )
         if nct_id not in importer.report.seen
     ]

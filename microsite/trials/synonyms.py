@@ -13,9 +13,10 @@ Rules (the README's "Trial matching" section says the same):
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from functools import cache
+
+from ..text import fold_accents
 
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "all": (
@@ -133,8 +134,7 @@ _SEPARATOR = r"[\s\-]+"
 
 
 def strip_accents(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("’", "'")
+    return fold_accents(text).replace("’", "'")
 
 
 def _is_acronym(term: str) -> bool:

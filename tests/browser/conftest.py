@@ -37,7 +37,7 @@ from playwright.sync_api import Page, Response, expect
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from microsite import auth, lifecycle, mail, suppression
+from microsite import auth, erasure, mail, suppression
 from microsite.content import load_testimonials
 from microsite.extensions import db
 from microsite.models import Lead, OutboxMessage, Testimonial, utcnow
@@ -626,7 +626,7 @@ def _to_unsubscribe_broken_link(page, server, monkeypatch):
 def _withdraw_page(page: Page, server: LiveServer) -> None:
     lead = add_lead(server)
     with server.app.app_context():
-        token = lifecycle.withdraw_token(lead)
+        token = erasure.withdraw_token(lead)
     page.goto(f"/withdraw/{token}")
     expect_h1(page, "Withdraw your request")
 

@@ -22,7 +22,7 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from .extensions import db
+from ..extensions import db
 
 log = logging.getLogger(__name__)
 

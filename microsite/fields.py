@@ -7,6 +7,7 @@ import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
 from wtforms import BooleanField, IntegerField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.widgets import TextInput
 
@@ -149,3 +150,9 @@ def text_area_field(label: str, max_length: int, required: str) -> TextAreaField
         ],
         render_kw={"rows": 4, "maxlength": max_length},
     )
+
+
+def choice_options(choices: dict[str, str], placeholder: str | None = None) -> list[SelectChoice]:
+    """The choices of a select or radio field, after an empty placeholder when given."""
+    options = [SelectChoice(value, label) for value, label in choices.items()]
+    return options if placeholder is None else [SelectChoice("", placeholder), *options]

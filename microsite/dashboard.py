@@ -1,5 +1,5 @@
-"""What the staff dashboard shows: counts, leads per day, the referral funnel, and the
-lead list with its search and filters."""
+"""What the staff dashboard shows: counts, leads per day, the referral funnel, the lead list
+with its search and filters, recent exports and the outbox. ``dashboard()`` gathers it all."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, or_, select
 
-from . import dates
+from . import dates, exports, mail
 from .extensions import db
 from .models import Lead, Referral
 
@@ -74,11 +74,7 @@ class LeadFilters:
                     Lead.phone.icontains(self.search, autoescape=True),
                 )
             )
-        start, end = dates.utc_range(self.first, self.last)
-        if start:
-            query = query.where(Lead.created_at >= start)
-        if end:
-            query = query.where(Lead.created_at < end)
+        query = dates.on_days(query, Lead.created_at, self.first, self.last)
         for column, value in (
             (Lead.diagnosis, self.diagnosis),
             (Lead.country, self.country),
@@ -91,3 +87,29 @@ class LeadFilters:
 
 def lead_page(filters: LeadFilters, page: int, per_page: int = 25):
     return db.paginate(filters.query(), page=page, per_page=per_page, error_out=False)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    page: object  # a Flask-SQLAlchemy Pagination of leads
+    counts: dict[str, int]
+    per_day: list[tuple[date, int]]
+    busiest: int
+    funnel: dict[str, int]
+    exports: list
+    outbox: dict[str, int]
+    failed_messages: list
+
+
+def dashboard(filters: LeadFilters, page_number: int) -> Dashboard:
+    per_day = leads_per_day()
+    return Dashboard(
+        page=lead_page(filters, page_number),
+        counts=lead_counts(),
+        per_day=per_day,
+        busiest=max((n for _, n in per_day), default=0),
+        funnel=referral_funnel(),
+        exports=exports.recent_exports(),
+        outbox=mail.status_counts(),
+        failed_messages=mail.failed_messages(limit=10),
+    )

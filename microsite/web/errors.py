@@ -14,7 +14,7 @@ from sqlalchemy.exc import (
 )
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from .extensions import db, login_manager
+from ..extensions import db, login_manager
 
 log = logging.getLogger(__name__)
 

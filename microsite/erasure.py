@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from pathlib import Path
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, func, or_, select
 
 from .extensions import db
-from .mail import MAIL_FOLDER
+from .mail import eml_files
 from .models import ErasureRecord, Lead, LeadNote, OutboxMessage, Referral, StatusChange, utcnow
 
 log = logging.getLogger(__name__)
@@ -51,12 +50,7 @@ def _remove(lead_ids: list[int], referral_filter, message_filter, dry_run: bool)
             )
         )
     )
-    folder = Path(current_app.instance_path) / MAIL_FOLDER
-    files = [
-        path
-        for message_id in message_ids
-        for path in (folder.glob(f"*-{message_id}.eml") if folder.is_dir() else ())
-    ]
+    files = eml_files(message_ids)
     removed = Removed(
         leads=len(lead_ids),
         notes=_count(LeadNote, LeadNote.lead_id.in_(lead_ids)),
