@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from microsite.extensions import db
 from microsite.models import Trial, TrialContact, TrialImport, TrialSite
-from microsite.trials import catalog
+from microsite.trials import catalog, files
 
 FIXTURES = Path(__file__).parent / "fixtures" / "trials"
 STUDY = json.loads((FIXTURES / "study.json").read_text())
@@ -195,9 +195,9 @@ def test_newline_delimited_json_in_a_json_file_is_read_line_by_line(make_app, tm
     assert nct_ids(app) == ["NCT99990008", "NCT99990013"]
 
 
-@pytest.mark.parametrize("whole_member", [catalog.WHOLE_MEMBER, 0], ids=["read-whole", "streamed"])
+@pytest.mark.parametrize("whole_member", [files.WHOLE_MEMBER, 0], ids=["read-whole", "streamed"])
 def test_a_zip_of_json_files_like_the_bulk_download(make_app, tmp_path, monkeypatch, whole_member):
-    monkeypatch.setattr(catalog, "WHOLE_MEMBER", whole_member)  # big members are streamed
+    monkeypatch.setattr(files, "WHOLE_MEMBER", whole_member)  # big members are streamed
     app = make_app()
     archive = tmp_path / "ctg.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
@@ -227,7 +227,7 @@ def test_a_zip_of_json_files_like_the_bulk_download(make_app, tmp_path, monkeypa
 @pytest.mark.parametrize("chunk", [7, 64, 1 << 20])
 def test_a_json_list_is_streamed_element_by_element(make_app, tmp_path, monkeypatch, chunk):
     """Reads of a few characters split every element, number and separator of the list."""
-    monkeypatch.setattr(catalog, "CHUNK", chunk)
+    monkeypatch.setattr(files, "CHUNK", chunk)
     studies = json.loads((FIXTURES / "list.json").read_text())
     compact = tmp_path / "compact.json"
     compact.write_text(json.dumps(studies, separators=(",", ":")))

@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 
 from . import catalog
 from . import sync as sync_module
+from .files import UnreadableFile
 
 trials = AppGroup("trials", help="Load the trial catalog from ClinicalTrials.gov data.")
 
@@ -48,7 +49,7 @@ def _print_report(report: catalog.ImportReport) -> None:
 def trials_import(files: tuple[str, ...]) -> None:
     try:
         report = catalog.import_files(files, on_problem=_print_problem)
-    except catalog.UnreadableFile as problem:
+    except UnreadableFile as problem:
         raise click.ClickException(str(problem)) from None
     _print_report(report)
 
