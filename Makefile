@@ -57,19 +57,19 @@ bench: install ## Benchmarks: CSV export vs sqlite3 -csv, HTTP (wrk) vs hello-wo
 	@case "$(BENCH)" in ""|all|export|http|trials) ;; *) echo "BENCH must be one of: $(BENCHES), all; not $(BENCH)"; exit 1;; esac
 	@if [ "$(BENCH)" = "" ] || [ "$(BENCH)" = all ] || [ "$(BENCH)" = export ]; then \
 		command -v sqlite3 >/dev/null || { echo "bench needs the sqlite3 command: install it with: apt-get install -y sqlite3"; exit 1; }; \
-		echo "$(VENV)/bin/python bench/export_bench.py"; \
-		$(VENV)/bin/python bench/export_bench.py || exit 1; \
+		echo "$(VENV)/bin/python -m bench.export $(EXPORT_BENCH_ARGS)"; \
+		$(VENV)/bin/python -m bench.export $(EXPORT_BENCH_ARGS) || exit 1; \
 	fi
 	@if [ "$(BENCH)" = "" ] || [ "$(BENCH)" = all ] || [ "$(BENCH)" = http ]; then \
 		command -v wrk >/dev/null || { echo "bench needs wrk: install it with: apt-get install -y wrk"; exit 1; }; \
-		echo "$(VENV)/bin/python bench/http_bench.py $(HTTP_BENCH_ARGS)"; \
-		$(VENV)/bin/python bench/http_bench.py $(HTTP_BENCH_ARGS) || exit 1; \
+		echo "$(VENV)/bin/python -m bench.http_pages $(HTTP_BENCH_ARGS)"; \
+		$(VENV)/bin/python -m bench.http_pages $(HTTP_BENCH_ARGS) || exit 1; \
 	fi
 	@if [ "$(BENCH)" = "" ] || [ "$(BENCH)" = all ] || [ "$(BENCH)" = trials ]; then \
-		echo "$(VENV)/bin/python bench/trials_import_bench.py"; \
-		$(VENV)/bin/python bench/trials_import_bench.py || exit 1; \
-		echo "$(VENV)/bin/python bench/matching_bench.py"; \
-		$(VENV)/bin/python bench/matching_bench.py || exit 1; \
+		echo "$(VENV)/bin/python -m bench.trials_import"; \
+		$(VENV)/bin/python -m bench.trials_import || exit 1; \
+		echo "$(VENV)/bin/python -m bench.matching"; \
+		$(VENV)/bin/python -m bench.matching || exit 1; \
 	fi
 
 loadtest: install ## Load and fault tests on gunicorn: 2,000 applications (SQLite; two instances on PostgreSQL and Redis), a killed worker, a reload, the database stopped
@@ -84,7 +84,7 @@ audit: install ## Lighthouse scores of /, /apply and /share (needs Node.js 18.16
 	@node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 18 || (a == 18 && b >= 16) ? 0 : 1)' || { echo "audit needs Node.js 18.16 or later (Lighthouse 12), not $$(node --version)"; exit 1; }
 	@test -x "$(CHROME_PATH)" || { echo "audit needs Chromium at $(CHROME_PATH): apt-get install -y chromium (or set CHROME_PATH)"; exit 1; }
 	@$(MAKE) --no-print-directory audit/node_modules/.package-lock.json
-	CHROME_PATH="$(CHROME_PATH)" $(VENV)/bin/python audit/run_audit.py $(AUDIT_ARGS)
+	CHROME_PATH="$(CHROME_PATH)" $(VENV)/bin/python -m audit.run_audit $(AUDIT_ARGS)
 
 clean: ## Remove .venv, caches and test artefacts (keeps instance/ data)
 	rm -rf $(VENV) .pytest_cache .hypothesis .coverage htmlcov test-artifacts

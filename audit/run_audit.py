@@ -1,6 +1,6 @@
 """Lighthouse scores of the public pages, for ``make audit``.
 
-Run as ``.venv/bin/python audit/run_audit.py`` after ``npm ci --prefix audit`` (``make
+Run as ``.venv/bin/python -m audit.run_audit`` after ``npm ci --prefix audit`` (``make
 audit`` does both). It makes a throwaway folder with a SQLite database (``DATABASE_URL``)
 and a fixed ``SECRET_KEY``, creates the schema with ``flask db upgrade``, loads the sample
 testimonials with ``flask content load``, serves the app on a free 127.0.0.1 port with
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import signal
 import socket
@@ -33,14 +32,11 @@ import urllib.request
 from datetime import datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tools.machine import cpu_and_ram  # noqa: E402
+from tools.app import FLASK, ROOT, FlaskFailed, app_env, flask
+from tools.machine import describe, version
 
 AUDIT = Path(__file__).resolve().parent
 LIGHTHOUSE = AUDIT / "node_modules" / ".bin" / "lighthouse"
-FLASK = str(Path(sys.executable).with_name("flask"))
 SECRET_KEY = "lighthouse-audit-key-not-a-secret"
 DEFAULT_CHROME = "/usr/bin/chromium"
 CHROME_FLAGS = (
@@ -71,26 +67,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def app_env(work: Path, port: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=f"sqlite:///{work / 'audit.sqlite3'}",
-        SECRET_KEY=SECRET_KEY,
+def audit_env(work: Path, port: int) -> dict[str, str]:
+    return app_env(
+        f"sqlite:///{work / 'audit.sqlite3'}",
+        SECRET_KEY,
         MICROSITE_ENV="production",
         PUBLIC_URL=f"http://127.0.0.1:{port}",
         FLASK_DEBUG="0",
         PYTHONUNBUFFERED="1",
     )
-    env.pop("FLASK_APP", None)
-    return env
-
-
-def flask(args: list[str], env: dict[str, str]) -> None:
-    done = subprocess.run(
-        [FLASK, "--app", "microsite", *args], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise AuditError(f"flask {' '.join(args)} failed:\n{done.stderr.strip()}")
 
 
 def start_server(work: Path, port: int, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
@@ -277,19 +262,9 @@ def failing_items(audit: dict, limit: int = 5) -> list[str]:
 
 
 def machine(chrome: str) -> str:
-    cpu, ram = cpu_and_ram()
-
-    def version(argv: list[str]) -> str:
-        try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            return "?"
-        return done.stdout.strip().splitlines()[0] if done.stdout.strip() else "?"
-
     return (
-        f"{cpu}, {os.cpu_count()} cores, {ram} RAM; {platform.system()} {platform.release()}; "
-        f"Node.js {version(['node', '--version'])}; Lighthouse {version([str(LIGHTHOUSE), '--version'])}; "
-        f"{version([chrome, '--version'])}"
+        f"{describe(python=False)}; Node.js {version(['node', '--version'])}; "
+        f"Lighthouse {version([str(LIGHTHOUSE), '--version'])}; {version([chrome, '--version'])}"
     )
 
 
@@ -385,9 +360,9 @@ def main() -> int:
     results: dict[str, list[tuple[str, dict]]] = {"mobile": [], "desktop": []}
     try:
         port = free_port()
-        env = app_env(work, port)
-        flask(["db", "upgrade"], env)
-        flask(["content", "load"], env)
+        env = audit_env(work, port)
+        flask(env, "db", "upgrade")
+        flask(env, "content", "load")
         origin = f"http://127.0.0.1:{port}"
         server, log_path = start_server(work, port, env)
         print(f"serving a throwaway copy on {origin} (flask run, debug off)", flush=True)
@@ -407,7 +382,7 @@ def main() -> int:
                 shutil.copy(path, keep / path.name)
             shutil.copy(log_path, keep / "server.log")
         not_found = [line for line in log_path.read_text().splitlines() if '" 404 ' in line]
-    except AuditError as error:
+    except (AuditError, FlaskFailed) as error:
         print(f"audit: {error}", file=sys.stderr)
         return 1
     finally:

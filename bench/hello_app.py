@@ -1,4 +1,4 @@
-"""The floor for bench/http_bench.py: a hello-world Flask app, served by the very same
+"""The floor for bench/http_pages.py: a hello-world Flask app, served by the very same
 gunicorn configuration as the site (`gunicorn -c gunicorn.conf.py bench.hello_app:app`).
 
 It answers the three requests the benchmark makes with as little work as Flask allows:

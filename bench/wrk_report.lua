@@ -1,4 +1,4 @@
--- wrk: print one machine-readable line at the end (bench/http_bench.py reads it).
+-- wrk: print one machine-readable line at the end (bench/http_pages.py reads it).
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(

@@ -8,12 +8,13 @@ generated its data. The launcher's own start-up is not timed.
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from .app import ROOT
 
 LAUNCHER = """
 import os, sys, time
@@ -71,3 +72,34 @@ def measure(
         shown = Path(out).read_text(errors="replace")[-2000:] if errors_to_out else ""
         sys.exit(f"{argv[0]} failed ({code}): {launcher.stderr}{shown}")
     return Measured(float(elapsed), float(cpu), int(maxrss_kib) / 1024)  # KiB on Linux
+
+
+def size_list(text: str) -> list[int]:
+    """A ``--sizes`` option: comma-separated positive whole numbers ("1000,10_000"),
+    smallest first, each once."""
+    try:
+        sizes = sorted({int(part.replace("_", "")) for part in text.split(",") if part.strip()})
+    except ValueError:
+        sizes = []
+    if not sizes or sizes[0] < 1:
+        raise argparse.ArgumentTypeError(f"not a list of positive whole numbers: {text!r}")
+    return sizes
+
+
+def sizes_option(
+    doc: str, default: tuple[int, ...], quick: tuple[int, ...], unit: str
+) -> list[int]:
+    """The sizes a benchmark runs, from its command line: ``--sizes`` (see size_list),
+    ``--quick`` for the ``quick`` ones, else ``default``. ``unit`` names what is counted
+    ("rows"); the first paragraph of ``doc`` describes the benchmark in ``--help``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes",
+        type=size_list,
+        help=f"comma-separated counts of {unit} (default {','.join(map(str, default))})",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help=" and ".join(f"{n:,}" for n in quick) + f" {unit}"
+    )
+    args = parser.parse_args()
+    return args.sizes or list(quick if args.quick else default)

@@ -1,11 +1,11 @@
 """Benchmark of the leads CSV export against ``sqlite3 -csv`` of the same columns.
 
-Run as ``.venv/bin/python bench/export_bench.py`` (or ``make bench``). It makes a throwaway
-SQLite database in a temporary directory, creates the schema with ``flask db upgrade``,
-fills it with generated leads, and for each size times ``flask --app microsite leads export
---out FILE`` and ``sqlite3 -csv -header DB "SELECT ..." > FILE`` in the same run. Each
-command runs 3 times: the table shows the median wall time and the largest peak RSS
-(from ``os.wait4``, per child process). It is a measurement, so it exits 0 even when a
+Run as ``.venv/bin/python -m bench.export`` (or ``make bench BENCH=export``). It makes a
+throwaway SQLite database in a temporary directory, creates the schema with ``flask db
+upgrade``, fills it with generated leads, and for each size times ``flask --app microsite
+leads export --out FILE`` and ``sqlite3 -csv -header DB "SELECT ..." > FILE`` in the same
+run. Each command runs 3 times: the table shows the median wall time and the largest peak
+RSS (from ``os.wait4``, per child process). It is a measurement, so it exits 0 even when a
 target is missed; the verdict lines say MISSED or met.
 
 Standard library only (plus ``microsite.choices`` for the accepted values).
@@ -13,25 +13,19 @@ Standard library only (plus ``microsite.choices`` for the accepted values).
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
-import platform
 import random
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from microsite.choices import (  # noqa: E402
+from microsite.choices import (
     ADULT_AGE,
     CONTACT_METHODS,
     COUNTRIES,
@@ -42,10 +36,10 @@ from microsite.choices import (  # noqa: E402
     ROLES,
     TREATMENT_STAGES,
 )
-from tools.machine import cpu_and_ram  # noqa: E402
-from tools.measure import measure  # noqa: E402
+from tools.app import FLASK, app_env, flask
+from tools.machine import describe, version
+from tools.measure import measure, sizes_option
 
-FLASK = str(Path(sys.executable).with_name("flask"))
 SECRET_KEY = "export-benchmark-key-not-a-secret"
 SEED = 20261128
 REPEATS = 3
@@ -203,22 +197,11 @@ STAMP = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's DateTime on SQLite, stored in UTC
 
 def migrate(db_path: Path) -> None:
     """The schema, exactly as the app makes it."""
-    subprocess.run(
-        [FLASK, "--app", "microsite", "db", "upgrade"],
-        cwd=ROOT,
-        env=app_env(db_path),
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    flask(bench_env(db_path), "db", "upgrade")
 
 
-def app_env(db_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=f"sqlite:///{db_path}", SECRET_KEY=SECRET_KEY, MICROSITE_ENV="development"
-    )
-    return env
+def bench_env(db_path: Path) -> dict[str, str]:
+    return app_env(f"sqlite:///{db_path}", SECRET_KEY)
 
 
 def referrals(rng: random.Random):
@@ -326,7 +309,7 @@ def bench_size(db_path: Path, work: Path, rows: int) -> dict:
     cli = ["sqlite3", "-csv", "-header", str(db_path), CSV_SELECT]
     app_runs, cli_runs = [], []
     for _ in range(REPEATS):  # interleaved, so drift in the machine hits both alike
-        app_runs.append(measure(app, os.devnull, env=app_env(db_path)))
+        app_runs.append(measure(app, os.devnull, env=bench_env(db_path)))
         cli_runs.append(measure(cli, str(sqlite_out)))
     app_rows, cli_rows = rows_in(app_out), rows_in(sqlite_out)
     if not app_rows == cli_rows == rows:
@@ -349,14 +332,9 @@ def bench_size(db_path: Path, work: Path, rows: int) -> dict:
 
 
 def machine() -> str:
-    cpu, ram = cpu_and_ram()
-    cli_version = subprocess.run(
-        ["sqlite3", "--version"], capture_output=True, text=True
-    ).stdout.split()
     return (
-        f"{cpu}, {os.cpu_count()} cores, {ram} RAM; {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}; SQLite {sqlite3.sqlite_version} (Python module), "
-        f"sqlite3 CLI {cli_version[0] if cli_version else '?'}"
+        f"{describe()}; SQLite {sqlite3.sqlite_version} (Python module), "
+        f"sqlite3 CLI {version(['sqlite3', '--version'], word=0)}"
     )
 
 
@@ -408,16 +386,7 @@ def verdict(results: list[dict]) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", help="comma-separated row counts (default 100000,1000000)")
-    parser.add_argument("--quick", action="store_true", help="10,000 and 100,000 rows")
-    args = parser.parse_args()
-    if args.sizes:
-        sizes = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
-    else:
-        sizes = list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
-    if not sizes or sizes[0] < 1:
-        parser.error("sizes must be positive whole numbers")
+    sizes = sizes_option(__doc__, DEFAULT_SIZES, QUICK_SIZES, "rows")
     if shutil.which("sqlite3") is None:
         sys.exit("the sqlite3 command is missing: install it with: apt-get install -y sqlite3")
 

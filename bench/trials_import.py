@@ -1,6 +1,6 @@
 """Benchmark of ``flask trials import``: time and peak memory for generated studies.
 
-Run as ``.venv/bin/python bench/trials_import_bench.py`` (``--quick`` for 1,000 and 2,000
+Run as ``.venv/bin/python -m bench.trials_import`` (``--quick`` for 1,000 and 2,000
 studies, ``--sizes 1000,10000,20000``). For each size it writes generated ClinicalTrials.gov
 API v2 studies (fictional NCT ids from NCT90000000, several sites each, conditions from the
 synonym table, ages in every unit, eligibility criteria and descriptions of a realistic
@@ -9,35 +9,29 @@ study (the bulk download's layout) in a temporary folder. Each file is imported 
 ``flask --app microsite trials import FILE`` into a fresh SQLite database made by
 ``flask db upgrade``, then imported again into the same database (every study updated,
 its sites replaced). The table shows the wall time, the CPU time (user and system) and the
-peak RSS of each command (from ``os.wait4``, through a small launcher so this script's own memory never counts), and
-checks the rows the database holds. Memory is flat when the peak at the largest size is
-within 20% of the smallest. A measurement: it exits 0 even when a target is missed.
+peak RSS of each command (from ``os.wait4``, through a small launcher so this script's own
+memory never counts), and checks the rows the database holds. Memory is flat when the peak
+at the largest size is within 20% of the smallest. A measurement: it exits 0 even when a
+target is missed.
 
 Standard library only (plus ``microsite.trials.synonyms`` for the condition names).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import platform
 import random
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from microsite.trials.synonyms import SYNONYMS
+from tools.app import FLASK, app_env, flask
+from tools.machine import describe
+from tools.measure import measure, sizes_option
 
-from microsite.trials.synonyms import SYNONYMS  # noqa: E402
-from tools.machine import cpu_and_ram  # noqa: E402
-from tools.measure import measure  # noqa: E402
-
-FLASK = str(Path(sys.executable).with_name("flask"))
 SECRET_KEY = "trials-benchmark-key-not-a-secret"
 SEED = 20261128
 DEFAULT_SIZES = (1_000, 10_000)
@@ -148,7 +142,7 @@ def text(rng: random.Random, words: int) -> str:
 
 
 def weighted(rng: random.Random, pairs):
-    names, weights = zip(*pairs)
+    names, weights = zip(*pairs, strict=True)
     return rng.choices(names, weights)[0]
 
 
@@ -243,25 +237,10 @@ def write_files(folder: Path, count: int) -> tuple[Path, Path, int]:
     return ndjson, archive, sites
 
 
-def app_env(db_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=f"sqlite:///{db_path}", SECRET_KEY=SECRET_KEY, MICROSITE_ENV="development"
-    )
-    return env
-
-
 def import_into_fresh_database(work: Path, path: Path, count: int, sites: int) -> list[dict]:
     db_path = work / f"{path.stem}.sqlite3"
-    env = app_env(db_path)
-    subprocess.run(
-        [FLASK, "--app", "microsite", "db", "upgrade"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    env = app_env(f"sqlite:///{db_path}", SECRET_KEY)
+    flask(env, "db", "upgrade")
     results = []
     for run in ("new", "again"):
         out = work / f"{path.stem}-{run}.out"
@@ -280,7 +259,8 @@ def import_into_fresh_database(work: Path, path: Path, count: int, sites: int) -
             )
         if (trials, stored_sites) != (count, sites):
             sys.exit(
-                f"{path.name}: expected {count} trials and {sites} sites, found {trials} and {stored_sites}"
+                f"{path.name}: expected {count} trials and {sites} sites, "
+                f"found {trials} and {stored_sites}"
             )
         results.append(
             {
@@ -299,20 +279,8 @@ def import_into_fresh_database(work: Path, path: Path, count: int, sites: int) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", help="comma-separated study counts (default 1000,10000)")
-    parser.add_argument("--quick", action="store_true", help="1,000 and 2,000 studies")
-    args = parser.parse_args()
-    sizes = (
-        sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
-        if args.sizes
-        else list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
-    )
-    cpu, ram = cpu_and_ram()
-    print(
-        f"{cpu} ({os.cpu_count()} cores, {ram} RAM), Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}"
-    )
+    sizes = sizes_option(__doc__, DEFAULT_SIZES, QUICK_SIZES, "studies")
+    print(f"machine: {describe()}; SQLite {sqlite3.sqlite_version}")
     results = []
     with tempfile.TemporaryDirectory(prefix="trials-bench-") as folder:
         work = Path(folder)
@@ -328,26 +296,25 @@ def main() -> None:
     print("|---:|---:|---|---:|---|---:|---:|---:|---:|")
     for r in results:
         print(
-            f"| {r['studies']:,} | {r['sites']:,} | {r['file']} | {r['megabytes']:.0f} MB | {r['run']} | "
-            f"{r['seconds']:.2f} s | {r['cpu']:.2f} s | {r['cpu'] / r['studies'] * 1000:.2f} s | "
-            f"{r['peak_mib']:.1f} MiB |"
+            f"| {r['studies']:,} | {r['sites']:,} | {r['file']} | {r['megabytes']:.0f} MB | "
+            f"{r['run']} | {r['seconds']:.2f} s | {r['cpu']:.2f} s | "
+            f"{r['cpu'] / r['studies'] * 1000:.2f} s | {r['peak_mib']:.1f} MiB |"
         )
     print()
     for r in results:
         print(f"{r['studies']:,} {r['file']} {r['run']}: {r['summary']}")
     peak = max(r["peak_mib"] for r in results)
     print(
-        f"memory: peak under {MAX_PEAK_MB:.0f} MiB: {'met' if peak < MAX_PEAK_MB else 'MISSED'} ({peak:.1f} MiB)"
+        f"memory: peak under {MAX_PEAK_MB:.0f} MiB: "
+        f"{'met' if peak < MAX_PEAK_MB else 'MISSED'} ({peak:.1f} MiB)"
     )
+
+    def peak_of(studies: int, kind: str) -> float:
+        return max(r["peak_mib"] for r in results if r["studies"] == studies and r["file"] == kind)
+
     if len(sizes) > 1:
         for kind in ("ndjson", "zip"):
-            small = max(
-                r["peak_mib"] for r in results if r["studies"] == sizes[0] and r["file"] == kind
-            )
-            large = max(
-                r["peak_mib"] for r in results if r["studies"] == sizes[-1] and r["file"] == kind
-            )
-            growth = large / small - 1
+            growth = peak_of(sizes[-1], kind) / peak_of(sizes[0], kind) - 1
             print(
                 f"flat:   {kind} peak at {sizes[-1]:,} studies within {FLAT_TOLERANCE:.0%} of "
                 f"{sizes[0]:,}: {'met' if growth <= FLAT_TOLERANCE else 'MISSED'} ({growth:+.0%})"

@@ -1,6 +1,6 @@
 """Benchmark of trial matching: the latency of ``match_trials`` over a catalog of 10,000 trials.
 
-Run as ``.venv/bin/python bench/matching_bench.py``. It makes a throwaway SQLite database
+Run as ``.venv/bin/python -m bench.matching``. It makes a throwaway SQLite database
 in a temporary directory, creates the schema with ``flask db upgrade``, fills it with
 generated trials (a realistic mix of statuses, conditions as ClinicalTrials.gov writes them,
 whose diagnosis key comes from the synonym table as on import, age limits, 1 to 30 sites
@@ -17,24 +17,18 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import platform
 import random
 import shutil
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from tools.app import app_env, flask
+from tools.machine import describe
 
-from tools.machine import cpu_and_ram  # noqa: E402
-
-FLASK = str(Path(sys.executable).with_name("flask"))
 SECRET_KEY = "matching-benchmark-key-not-a-secret"
 SEED = 20261128
 WARM_UP = 20
@@ -133,24 +127,9 @@ def weighted(rng: random.Random, table: dict):
     return rng.choices(list(table), weights=list(table.values()))[0]
 
 
-def app_env(db_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=f"sqlite:///{db_path}", SECRET_KEY=SECRET_KEY, MICROSITE_ENV="development"
-    )
-    return env
-
-
 def migrate(db_path: Path) -> None:
     """The schema, exactly as the app makes it."""
-    subprocess.run(
-        [FLASK, "--app", "microsite", "db", "upgrade"],
-        cwd=ROOT,
-        env=app_env(db_path),
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    flask(app_env(f"sqlite:///{db_path}", SECRET_KEY), "db", "upgrade")
 
 
 def trials(rng: random.Random, count: int):
@@ -242,11 +221,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def machine() -> str:
-    cpu, ram = cpu_and_ram()
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {ram} RAM; {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}; SQLite {sqlite3.sqlite_version}"
-    )
+    return f"{describe()}; SQLite {sqlite3.sqlite_version}"
 
 
 def main() -> None:
@@ -329,7 +304,8 @@ def main() -> None:
                 stored.append((time.perf_counter() - begin) * 1000)
 
         print(
-            f"match_trials over {len(sample):,} leads (each a fresh query, after {WARM_UP} warm-up calls):"
+            f"match_trials over {len(sample):,} leads "
+            f"(each a fresh query, after {WARM_UP} warm-up calls):"
         )
         print(
             f"  p50 {percentile(latencies, 50):.2f} ms, p90 {percentile(latencies, 90):.2f} ms, "

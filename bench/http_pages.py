@@ -1,7 +1,7 @@
 """HTTP benchmark: the site under gunicorn against a hello-world Flask app under the very
 same gunicorn configuration, measured with wrk on loopback in the same run.
 
-Run as ``.venv/bin/python bench/http_bench.py`` (or ``make bench BENCH=http``). It makes a
+Run as ``.venv/bin/python -m bench.http_pages`` (or ``make bench BENCH=http``). It makes a
 throwaway SQLite database in a temporary folder (migrations, then the sample content),
 starts ``gunicorn -c gunicorn.conf.py`` twice with the same settings (WEB_CONCURRENCY,
 GUNICORN_THREADS, one SECRET_KEY, rate limits off, mail to an SMTP sink on loopback): once
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import shutil
 import signal
@@ -32,13 +31,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from loadtest.checks import database_counts  # noqa: E402
-from loadtest.site import Site  # noqa: E402
-from loadtest.workspace import ScenarioError, Workspace  # noqa: E402
-from tools.machine import cpu_and_ram  # noqa: E402
+from loadtest.checks import database_counts
+from loadtest.site import Site
+from loadtest.workspace import ScenarioError, Workspace
+from tools.app import GUNICORN
+from tools.machine import describe, version
 
 HERE = Path(__file__).resolve().parent
 HELLO_APP = "bench.hello_app:app"
@@ -116,26 +113,16 @@ class Cell:
 
 
 def machine() -> str:
-    cpu, ram = cpu_and_ram()
-    wrk_version = subprocess.run(
-        ["wrk", "--version"], capture_output=True, text=True
-    ).stdout.split()
-    gunicorn = subprocess.run(
-        [str(Path(sys.executable).with_name("gunicorn")), "--version"],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
     return (
-        f"{cpu}, {os.cpu_count()} cores, {ram} RAM; {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}; {gunicorn}; wrk {wrk_version[1] if len(wrk_version) > 1 else '?'}"
+        f"{describe()}; {version([GUNICORN, '--version'])}; "
+        f"wrk {version(['wrk', '--version'], word=1)}"
     )
 
 
 def table(results: dict[str, Cell]) -> str:
-    lines = [
-        "| request | site req/s | hello-world req/s | ratio | target | site p50 | site p99 | hello p50 | hello p99 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    columns = ("request", "site req/s", "hello-world req/s", "ratio", "target")
+    columns += ("site p50", "site p99", "hello p50", "hello p99")
+    lines = ["| " + " | ".join(columns) + " |", "|---|" + "---:|" * (len(columns) - 1)]
     for test in TESTS:
         cell = results[test.name]
         site, hello = cell.site, cell.hello
@@ -175,8 +162,8 @@ def measure(args) -> tuple[dict[str, Cell], list[str]]:
                     run = wrk(server.port, test, args.seconds, args.connections)
                     runs[name].append(run)
                     print(
-                        f"  {test.name:<10} {name:<5} {run.rps:8,.0f} req/s  p50 {run.p50_ms:7.1f} ms  "
-                        f"p99 {run.p99_ms:7.0f} ms  errors {run.errors}",
+                        f"  {test.name:<10} {name:<5} {run.rps:8,.0f} req/s  "
+                        f"p50 {run.p50_ms:7.1f} ms  p99 {run.p99_ms:7.0f} ms  errors {run.errors}",
                         flush=True,
                     )
                     if run.errors or run.bad:
@@ -201,7 +188,7 @@ def measure(args) -> tuple[dict[str, Cell], list[str]]:
                             )
             ratios = [
                 site_run.rps / hello_run.rps
-                for site_run, hello_run in zip(runs["site"], runs["hello"])
+                for site_run, hello_run in zip(runs["site"], runs["hello"], strict=True)
             ]
             results[test.name] = Cell(
                 median_run(runs["site"]), median_run(runs["hello"]), statistics.median(ratios)
