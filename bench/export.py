@@ -8,11 +8,19 @@ run. Each command runs 3 times: the table shows the median wall time and the lar
 RSS (from ``os.wait4``, per child process). It is a measurement, so it exits 0 even when a
 target is missed; the verdict lines say MISSED or met.
 
+The sqlite3 query does what the app's does on SQLite (microsite/exports.py, csvsql.py): the
+same columns in the same order under the same names (the two headers are checked equal at
+every size), the same join, timestamps and booleans formatted alike, and ``matched_nct_ids``
+by group_concat over an ordered subquery. It leaves out the formula guard: the guard needs
+REGEXP with a pattern written with ``\\A`` and ``\\Z``, which the app provides as a Python
+function and the sqlite3 command cannot run.
+
 Standard library only (plus ``microsite.choices`` for the accepted values).
 """
 
 from __future__ import annotations
 
+import csv
 import math
 import os
 import random
@@ -52,15 +60,27 @@ MAX_RATIO = 2.0
 MAX_PEAK_MB = 100.0  # read as MiB (ru_maxrss counts KiB); the verdict shows both
 FLAT_TOLERANCE = 0.20
 
-# The columns of leads.csv, in order (microsite/exports.py, LeadTable).
-CSV_SELECT = """SELECT lead.id, lead.created_at, lead.role, lead.patient_age, lead.diagnosis,
- lead.diagnosis_other, lead.treatment_stage, lead.country, lead.postal_code, lead.name,
- lead.email, lead.phone, lead.contact_method, lead.consent_version, lead.consent_at,
- lead.updates_opt_in, lead.status, referral.code AS referral_code, lead.utm_source,
- lead.utm_medium, lead.utm_campaign, lead.utm_content, lead.utm_term
+# The app's leads export as the sqlite3 command can run it: every column of leads.csv in
+# order, formatted as the app does it on SQLite, but without the formula guard (csv_safe).
+UTC_TEXT = "strftime('%Y-%m-%dT%H:%M:%SZ', {})"
+CSV_SELECT = f"""SELECT lead.id, {UTC_TEXT.format("lead.created_at")} AS created_at, lead.role,
+ lead.patient_age, lead.diagnosis, lead.diagnosis_other, lead.treatment_stage, lead.country,
+ lead.postal_code, lead.name, lead.email, lead.phone, lead.contact_method,
+ lead.consent_version, {UTC_TEXT.format("lead.consent_at")} AS consent_at,
+ CASE WHEN lead.updates_opt_in THEN 'true' ELSE 'false' END AS updates_opt_in, lead.status,
+ referral.code AS referral_code, lead.utm_source, lead.utm_medium, lead.utm_campaign,
+ lead.utm_content, lead.utm_term,
+ coalesce((SELECT group_concat(matched.word, ' ') FROM (SELECT lead_match.nct_id AS word
+  FROM lead_match WHERE lead_match.lead_id = lead.id ORDER BY lead_match.rank) AS matched),
+  '') AS matched_nct_ids
 FROM lead LEFT OUTER JOIN referral ON lead.referral_id = referral.id
 ORDER BY lead.id"""
+BASELINE = (
+    "the sqlite3 query has the app's columns (headers checked equal), join and formatting, "
+    "matched_nct_ids included, but not the formula guard (it needs the app's REGEXP)"
+)
 
+# The columns of the lead table that fill() writes.
 LEAD_COLUMNS = (
     "id",
     "created_at",
@@ -303,6 +323,12 @@ def rows_in(path: Path) -> int:
     return lines - 1  # the header
 
 
+def header(path: Path) -> list[str]:
+    """The column names: the first row of a CSV file (the app's starts with a BOM)."""
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        return next(csv.reader(handle))
+
+
 def bench_size(db_path: Path, work: Path, rows: int) -> dict:
     app_out, sqlite_out = work / "app.csv", work / "sqlite3.csv"
     app = [FLASK, "--app", "microsite", "leads", "export", "--out", str(app_out)]
@@ -311,6 +337,9 @@ def bench_size(db_path: Path, work: Path, rows: int) -> dict:
     for _ in range(REPEATS):  # interleaved, so drift in the machine hits both alike
         app_runs.append(measure(app, os.devnull, env=bench_env(db_path)))
         cli_runs.append(measure(cli, str(sqlite_out)))
+    app_header, cli_header = header(app_out), header(sqlite_out)
+    if app_header != cli_header:
+        sys.exit(f"the columns differ:\n  app     {app_header}\n  sqlite3 {cli_header}")
     app_rows, cli_rows = rows_in(app_out), rows_in(sqlite_out)
     if not app_rows == cli_rows == rows:
         sys.exit(f"row counts differ: expected {rows}, app {app_rows}, sqlite3 {cli_rows}")
@@ -424,7 +453,7 @@ def main() -> None:
     print()
     print(
         f"Leads CSV export: `flask leads export` against `sqlite3 -csv` "
-        f"(median of {REPEATS} runs; peak RSS, largest of {REPEATS})"
+        f"(median of {REPEATS} runs; peak RSS, largest of {REPEATS}); {BASELINE}"
     )
     print(table(results, floor_mb))
     print(
