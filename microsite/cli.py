@@ -13,18 +13,24 @@ from flask.cli import AppGroup, with_appcontext
 from . import auth, config, dates, erasure, exports, mail
 from .content import load_testimonials
 from .models import OUTBOX_STATUSES
-from .trials.commands import trials
+from .trials import places as place_data
+from .trials.commands import places, trials
 
 content = AppGroup("content", help="Manage the site's content.")
 
 
-@content.command("load", help="Load the sample testimonials, published. Safe to run again.")
+@content.command(
+    "load",
+    help="Load the sample testimonials (published) and the US ZIP code centres that come "
+    "with the install. Safe to run again.",
+)
 def content_load() -> None:
     result = load_testimonials()
     click.echo(
         f"Testimonials: {result.added} added, {result.updated} updated, "
         f"{result.unchanged} unchanged."
     )
+    click.echo(f"US ZIP codes: {place_data.load_us_zip_codes()} stored.")
 
 
 outbox = AppGroup("outbox", help="Send and inspect the mail outbox.")
@@ -153,5 +159,5 @@ def check_config() -> None:
 
 
 def init_app(app: Flask) -> None:
-    for group in (content, outbox, staff, leads, trials, check_config):
+    for group in (content, outbox, staff, leads, trials, places, check_config):
         app.cli.add_command(group)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -385,6 +386,23 @@ class TrialImport(db.Model):
     new: Mapped[int] = mapped_column(Integer, default=0)
     updated: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PostalPlace(db.Model):
+    """A postal code's centre (country, normalized code, place, coordinates), so a family's
+    postal code is located on this server and never sent anywhere. US ZIP codes come from
+    the zipcodes package, other countries from GeoNames dumps (``trials/places.py``)."""
+
+    __tablename__ = "postal_place"
+    __table_args__ = (UniqueConstraint("country", "postal_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    country: Mapped[str] = mapped_column(String(2))  # ISO 3166-1 alpha-2
+    postal_code: Mapped[str] = mapped_column(String(20))  # upper case, no spaces or dashes
+    place_name: Mapped[str | None] = mapped_column(String(180))
+    region: Mapped[str | None] = mapped_column(String(100))
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
 
 
 class LeadMatch(db.Model):

@@ -1,5 +1,6 @@
 """``flask --app microsite trials ...``: load the trial catalog from files or from the
-ClinicalTrials.gov API. Both go through ``catalog.Importer``."""
+ClinicalTrials.gov API (both go through ``catalog.Importer``); ``flask places import``: load
+GeoNames postal codes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from . import catalog
+from . import places as place_data
 from . import sync as sync_module
 from .files import UnreadableFile
 
@@ -126,3 +128,28 @@ def trials_sync(max_pages, page_size, timeout, attempts, backoff, interval) -> N
             f"Rechecked by NCT id: {report.rechecked} held as recruiting but not listed; "
             f"{report.not_found} not found."
         )
+
+
+places = AppGroup("places", help="Load postal-code centres, to sort trial sites by distance.")
+
+
+@places.command(
+    "import",
+    help=(
+        "Import GeoNames postal-code dumps (tab-separated, 12 columns): one country's XX.zip "
+        "or XX.txt, or allCountries.zip. Streams; safe to run again (codes are upserted); a "
+        "code listed more than once gets the average of its coordinates. Malformed lines "
+        "are listed by line number and skipped. Exits 0 when the files could be read; "
+        "non-zero when a file cannot be read at all. US ZIP codes come with `content load`."
+    ),
+)
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+def places_import(files: tuple[str, ...]) -> None:
+    try:
+        report = place_data.import_geonames(files, on_problem=_print_problem)
+    except UnreadableFile as problem:
+        raise click.ClickException(str(problem)) from None
+    click.echo(
+        f"Postal codes: {report.lines} lines read, {report.skipped} skipped, "
+        f"{report.codes} codes stored."
+    )
