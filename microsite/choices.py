@@ -43,6 +43,18 @@ TREATMENT_STAGES = {
     "remission": "In remission",
 }
 
+# How far the family can travel for a trial: kilometres, or any distance. Each label
+# shows both units, so the form is one page for everyone.
+TRAVEL_DISTANCES = {
+    "80": "Up to 50 miles (80 km)",
+    "160": "Up to 100 miles (160 km)",
+    "400": "Up to 250 miles (400 km)",
+    "800": "Up to 500 miles (800 km)",
+    "any": "Any distance",
+}
+# Countries whose families think in miles: their distances show miles first.
+MILE_COUNTRIES = {"US", "GB", "LR", "MM", "PR", "VI", "GU", "MP", "AS", "UM"}
+
 CONTACT_METHODS = {
     "email": "Email",
     "phone": "Phone",

@@ -29,6 +29,7 @@ from .choices import (
     MAX_PATIENT_AGE,
     MIN_PATIENT_AGE,
     ROLES,
+    TRAVEL_DISTANCES,
     TREATMENT_STAGES,
 )
 from .extensions import db
@@ -71,6 +72,7 @@ class Lead(db.Model):
     __table_args__ = (
         _one_of("role", ROLES),
         _one_of("treatment_stage", TREATMENT_STAGES),
+        _one_of("travel_distance", TRAVEL_DISTANCES),
         _one_of("contact_method", CONTACT_METHODS),
         _one_of("status", LEAD_STATUSES),
         CheckConstraint(
@@ -88,6 +90,11 @@ class Lead(db.Model):
     treatment_stage: Mapped[str | None] = mapped_column(String(20))
     country: Mapped[str] = mapped_column(String(2))
     postal_code: Mapped[str | None] = mapped_column(String(12))
+    # How far the family can travel (choices.TRAVEL_DISTANCES); None: not answered.
+    travel_distance: Mapped[str | None] = mapped_column(String(3))
+    # Whole kilometres from the postal code to the first match's nearest recruiting site,
+    # when both are known: kept with the matches (leads.csv's nearest_site_km).
+    nearest_site_km: Mapped[int | None] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(100))
     email: Mapped[str] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(20))
@@ -314,6 +321,7 @@ class Trial(db.Model):
     nct_id: Mapped[str] = mapped_column(String(20), unique=True)
     brief_title: Mapped[str] = mapped_column(String(500))
     brief_summary: Mapped[str | None] = mapped_column(Text)
+    eligibility_criteria: Mapped[str | None] = mapped_column(Text)  # the record's markdown
     overall_status: Mapped[str] = mapped_column(String(40), index=True)
     phases: Mapped[list] = mapped_column(JSON, default=list)  # ["PHASE1", "PHASE2"]
     conditions: Mapped[list] = mapped_column(JSON, default=list)
@@ -327,6 +335,8 @@ class Trial(db.Model):
     # on import from the synonym table, as "|all|aml|", so matching is one indexed query.
     diagnoses: Mapped[str] = mapped_column(String(400), default="|")
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A digest of everything imported from the record: an unchanged record is not written.
+    content_digest: Mapped[str | None] = mapped_column(String(64))
 
     sites: Mapped[list[TrialSite]] = relationship(
         back_populates="trial", cascade="all, delete-orphan", order_by="TrialSite.id"
@@ -343,6 +353,8 @@ class TrialSite(db.Model):
     """A place where a trial runs (contactsLocationsModule.locations[])."""
 
     __tablename__ = "trial_site"
+    # Distance matching looks for recruiting sites in a box of latitude and longitude.
+    __table_args__ = (Index("ix_trial_site_position", "status", "latitude", "longitude"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     trial_id: Mapped[int] = mapped_column(ForeignKey("trial.id", ondelete="CASCADE"), index=True)
@@ -355,6 +367,10 @@ class TrialSite(db.Model):
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str | None] = mapped_column(String(40))
+    # The site's first listed contact (locations[].contacts[0]).
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_phone: Mapped[str | None] = mapped_column(String(60))
+    contact_email: Mapped[str | None] = mapped_column(String(320))
 
     trial: Mapped[Trial] = relationship(back_populates="sites")
 
@@ -385,6 +401,7 @@ class TrialImport(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     new: Mapped[int] = mapped_column(Integer, default=0)
     updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)
 
 

@@ -6,12 +6,8 @@ here runs in both, except those marked ``postgresql_only``.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -21,43 +17,16 @@ from sqlalchemy import String, func, literal, select, text
 from microsite import create_app, exports, leads, models
 from microsite.csvsql import csv_safe
 from microsite.extensions import db
-from microsite.models import Lead, OutboxMessage, Referral, utcnow
-from tests.conftest import dispose
-
-ROOT = Path(__file__).resolve().parent.parent
+from microsite.models import Lead, OutboxMessage, Referral
+from tests.helpers import add_lead, count, dispose
+from tests.helpers import flask_command as flask
 
 
 @pytest.mark.parametrize("turn", [1, 2])
 def test_every_test_starts_with_empty_tables_and_ids_from_one(app, turn):
     """Run twice: the second turn would see the first turn's lead if tests shared rows."""
-    with app.app_context():
-        assert db.session.scalar(select(func.count(Lead.id))) == 0
-        lead = Lead(
-            role="parent",
-            patient_age=5,
-            diagnosis="wilms",
-            country="GB",
-            name="Sam",
-            email="sam@example.com",
-            contact_method="email",
-            consent_version="v1",
-            consent_at=utcnow(),
-        )
-        db.session.add(lead)
-        db.session.commit()
-        assert lead.id == 1
-
-
-def flask(*args: str, url: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "s" * 40}
-    return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "microsite", *args],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    assert count(app, Lead) == 0
+    assert add_lead(app) == 1
 
 
 def test_the_flask_command_migrates_an_empty_database_with_no_drift(
@@ -71,7 +40,10 @@ def test_the_flask_command_migrates_an_empty_database_with_no_drift(
     assert check.returncode == 0, check.stderr
     assert "No new upgrade operations detected" in check.stdout + check.stderr
     load = flask("content", "load", url=empty_database_url)
-    assert load.stdout == "Testimonials: 4 added, 0 updated, 0 unchanged.\n", load.stderr
+    assert load.stdout.splitlines() == [
+        "Testimonials: 4 added, 0 updated, 0 unchanged.",
+        "US ZIP codes: 41914 stored.",
+    ], load.stderr
 
     app = create_app(
         {"INSTANCE_PATH": tmp_path, "SECRET_KEY": "s" * 40, "DATABASE_URL": empty_database_url}
@@ -167,22 +139,9 @@ def test_the_database_guards_formula_cells_as_the_rule_says(app, cell):
 def test_an_export_streams_from_a_server_side_cursor(app, monkeypatch):
     """Rows come from the server a batch at a time, never all at once."""
     monkeypatch.setattr(exports, "BATCH", 2)
+    for number in range(5):
+        add_lead(app, name=f"Lead {number}", email=f"lead{number}@example.com")
     with app.app_context():
-        for number in range(5):
-            db.session.add(
-                Lead(
-                    role="parent",
-                    patient_age=5,
-                    diagnosis="wilms",
-                    country="GB",
-                    name=f"Lead {number}",
-                    email=f"lead{number}@example.com",
-                    contact_method="email",
-                    consent_version="v1",
-                    consent_at=utcnow(),
-                )
-            )
-        db.session.commit()
         export = exports.CsvExport("leads", None, None, actor="test")
         chunks = iter(export)
         next(chunks)  # the header

@@ -78,7 +78,7 @@ def test_one_study_object_is_stored_with_its_sites_contacts_and_diagnoses(make_a
     result = run_import(app, FIXTURES / "study.json")
     assert result.exit_code == 0, result.output
     assert result.stdout == (
-        "Studies: 1 new, 0 updated, 0 skipped.\n"
+        "Studies: 1 new, 0 updated, 0 unchanged, 0 skipped.\n"
         "Unrecognized countries: 1 (Narnia (1 site)); kept as given, without an ISO code.\n"
     )
     assert result.stderr == ""
@@ -94,6 +94,13 @@ def test_one_study_object_is_stored_with_its_sites_contacts_and_diagnoses(make_a
     assert stored.last_update_on == date(2026, 11, 2)
     assert stored.diagnoses == "|neuroblastoma|"
     assert stored.imported_at is not None
+    assert stored.eligibility_criteria.startswith("Inclusion Criteria:\n\n* Diagnosis of")
+    assert stored.eligibility_criteria.endswith("* Prior treatment with the study drug")
+    contacts = [(s.contact_name, s.contact_phone, s.contact_email) for s in stored.sites[:2]]
+    assert contacts == [  # a site's first listed contact, the extension with the phone
+        ("Site Desk (fictional)", "555-0142 ext. 7", "boston-site@example.org"),
+        (None, None, None),
+    ]
     sites = [(s.facility, s.city, s.country, s.country_code, s.status) for s in stored.sites]
     assert sites == [
         ("Fictional Children's Hospital", "Boston", "United States", "US", "RECRUITING"),
@@ -135,7 +142,7 @@ def test_a_list_of_studies(make_app):
     result = run_import(app, FIXTURES / "list.json")
     assert result.exit_code == 0
     assert result.stdout.startswith(
-        "Studies: 3 new, 0 updated, 0 skipped.\nUnrecognized countries: 0.\n"
+        "Studies: 3 new, 0 updated, 0 unchanged, 0 skipped.\nUnrecognized countries: 0.\n"
     )
     assert nct_ids(app) == ["NCT99990002", "NCT99990003", "NCT99990004"]
     infant = trial(app, "NCT99990002")
@@ -160,7 +167,7 @@ def test_a_search_page_reports_its_malformed_record_and_imports_the_rest(make_ap
         "page.json studies[1]: identificationModule.nctId 'NCT9999006' is not NCT and 8 digits\n"
     )
     assert result.stdout == (
-        "Studies: 2 new, 0 updated, 1 skipped.\n"
+        "Studies: 2 new, 0 updated, 0 unchanged, 1 skipped.\n"
         "Unrecognized countries: 1 (Atlantis (1 site)); kept as given, without an ISO code.\n"
     )
     assert nct_ids(app) == ["NCT99990005", "NCT99990007"]
@@ -176,7 +183,7 @@ def test_newline_delimited_json_lists_every_malformed_line_and_imports_the_rest(
     result = run_import(app, FIXTURES / "studies.ndjson")
     assert result.exit_code == 0
     assert result.stderr.splitlines() == NDJSON_PROBLEMS
-    assert result.stdout.startswith("Studies: 2 new, 0 updated, 7 skipped.\n")
+    assert result.stdout.startswith("Studies: 2 new, 0 updated, 0 unchanged, 7 skipped.\n")
     assert nct_ids(app) == ["NCT99990008", "NCT99990013"]
     assert trial(app, "NCT99990008").phases == ["PHASE1", "PHASE2"]
     assert trial(app, "NCT99990013").max_age_months is None
@@ -219,7 +226,7 @@ def test_a_zip_of_json_files_like_the_bulk_download(make_app, tmp_path, monkeypa
         ],
         "ctg.zip ctg-studies/broken.json: not valid JSON (Expecting value, line 1 column 21)",
     ]
-    assert result.stdout.startswith("Studies: 8 new, 0 updated, 9 skipped.\n")
+    assert result.stdout.startswith("Studies: 8 new, 0 updated, 0 unchanged, 9 skipped.\n")
     assert len(nct_ids(app)) == 8
     assert rows(app, TrialSite) == 8 + 5 + 3 + 2
 
@@ -239,7 +246,9 @@ def test_a_json_list_is_streamed_element_by_element(make_app, tmp_path, monkeypa
     assert rows(app, TrialSite) == 5
     empty = tmp_path / "empty.json"
     empty.write_text(" [ ] ")
-    assert run_import(app, empty).stdout.startswith("Studies: 0 new, 0 updated, 0 skipped.")
+    assert run_import(app, empty).stdout.startswith(
+        "Studies: 0 new, 0 updated, 0 unchanged, 0 skipped."
+    )
 
 
 def test_several_files_in_one_run(make_app):
@@ -248,7 +257,7 @@ def test_several_files_in_one_run(make_app):
         app, FIXTURES / "study.json", FIXTURES / "list.json", FIXTURES / "page.json"
     )
     assert result.exit_code == 0
-    assert result.stdout.startswith("Studies: 6 new, 0 updated, 1 skipped.\n")
+    assert result.stdout.startswith("Studies: 6 new, 0 updated, 0 unchanged, 1 skipped.\n")
     assert "Unrecognized countries: 2 (Atlantis (1 site), Narnia (1 site))" in result.stdout
     assert rows(app, TrialImport) == 1
 
@@ -256,21 +265,35 @@ def test_several_files_in_one_run(make_app):
 # The upsert ------------------------------------------------------------------------------
 
 
-def test_importing_again_updates_and_never_duplicates(make_app):
+def stored_rows(app) -> list[tuple]:
+    """Every trial, site and contact row as stored, ids and import times included."""
+    with app.app_context():
+        return [
+            tuple(row)
+            for model in (Trial, TrialSite, TrialContact)
+            for row in db.session.execute(select(model.__table__).order_by(model.id))
+        ]
+
+
+def test_importing_unchanged_records_again_writes_nothing_and_never_duplicates(make_app):
     app = make_app()
     files = [FIXTURES / name for name in ("study.json", "list.json", "page.json", "studies.ndjson")]
     first = run_import(app, *files)
     counts = [rows(app, model) for model in (Trial, TrialSite, TrialContact)]
-    assert first.stdout.startswith("Studies: 8 new, 0 updated, 8 skipped.\n")
+    assert first.stdout.startswith("Studies: 8 new, 0 updated, 0 unchanged, 8 skipped.\n")
+    before = stored_rows(app)
     second = run_import(app, *files)
     assert second.exit_code == 0
-    assert second.stdout.startswith("Studies: 0 new, 8 updated, 8 skipped.\n")
+    assert second.stdout.startswith("Studies: 0 new, 0 updated, 8 unchanged, 8 skipped.\n")
     assert [rows(app, model) for model in (Trial, TrialSite, TrialContact)] == counts == [8, 18, 2]
+    assert stored_rows(app) == before  # same ids, same import times: no row written
     with app.app_context():
         runs = db.session.execute(
-            select(TrialImport.new, TrialImport.updated).order_by(TrialImport.id)
+            select(TrialImport.new, TrialImport.updated, TrialImport.unchanged).order_by(
+                TrialImport.id
+            )
         ).all()
-        assert runs == [(8, 0), (0, 8)]
+        assert runs == [(8, 0, 0), (0, 0, 8)]
 
 
 def test_a_changed_study_replaces_its_fields_sites_and_contacts(make_app, tmp_path):
@@ -286,7 +309,7 @@ def test_a_changed_study_replaces_its_fields_sites_and_contacts(make_app, tmp_pa
         "locations": [{"facility": "Fictional New Site", "city": "Oslo", "country": "Norway"}]
     }
     result = run_import(app, write_study(tmp_path, "changed.json", changed))
-    assert result.stdout.startswith("Studies: 0 new, 1 updated, 0 skipped.\n")
+    assert result.stdout.startswith("Studies: 0 new, 1 updated, 0 unchanged, 0 skipped.\n")
     stored = trial(app, "NCT99990001")
     assert stored.brief_title == "Fictional Study, Renamed"
     assert stored.overall_status == "ACTIVE_NOT_RECRUITING"
@@ -304,7 +327,7 @@ def test_the_same_study_twice_in_one_file_is_stored_once_the_later_winning(make_
     path = tmp_path / "twice.ndjson"
     path.write_text(json.dumps(STUDY) + "\n" + json.dumps(later) + "\n")
     result = run_import(app, path)
-    assert result.stdout.startswith("Studies: 1 new, 1 updated, 0 skipped.\n")
+    assert result.stdout.startswith("Studies: 1 new, 1 updated, 0 unchanged, 0 skipped.\n")
     assert trial(app, "NCT99990001").brief_title == "The later copy"
     assert (rows(app, Trial), rows(app, TrialSite), rows(app, TrialContact)) == (1, 8, 2)
 
@@ -313,8 +336,12 @@ def test_batches_commit_as_they_go_with_the_same_result(make_app, monkeypatch):
     monkeypatch.setattr(catalog, "BATCH_SIZE", 2)
     app = make_app()
     files = [FIXTURES / name for name in ("study.json", "list.json", "page.json", "studies.ndjson")]
-    assert run_import(app, *files).stdout.startswith("Studies: 8 new, 0 updated, 8 skipped.\n")
-    assert run_import(app, *files).stdout.startswith("Studies: 0 new, 8 updated, 8 skipped.\n")
+    assert run_import(app, *files).stdout.startswith(
+        "Studies: 8 new, 0 updated, 0 unchanged, 8 skipped.\n"
+    )
+    assert run_import(app, *files).stdout.startswith(
+        "Studies: 0 new, 0 updated, 8 unchanged, 8 skipped.\n"
+    )
     assert (rows(app, Trial), rows(app, TrialSite), rows(app, TrialContact)) == (8, 18, 2)
 
 
@@ -459,7 +486,7 @@ def test_an_age_that_is_not_a_number_and_a_unit_makes_the_record_malformed(
     assert result.stderr == (
         f"age.json: eligibilityModule.{field} {age!r} is not an age like '6 Months' or '18 Years'\n"
     )
-    assert result.stdout.startswith("Studies: 0 new, 0 updated, 1 skipped.\n")
+    assert result.stdout.startswith("Studies: 0 new, 0 updated, 0 unchanged, 1 skipped.\n")
     assert rows(app, Trial) == 0
 
 
@@ -554,7 +581,7 @@ def test_malformed_studies_say_which_field(make_app, tmp_path, change, reason):
     result = run_import(app, write_study(tmp_path, "bad.json", study), FIXTURES / "list.json")
     assert result.exit_code == 0
     assert result.stderr == f"bad.json: {reason}\n"
-    assert result.stdout.startswith("Studies: 3 new, 0 updated, 1 skipped.\n")
+    assert result.stdout.startswith("Studies: 3 new, 0 updated, 0 unchanged, 1 skipped.\n")
 
 
 def test_a_geo_point_out_of_range_is_left_out(make_app, tmp_path):
@@ -577,7 +604,9 @@ def test_text_encodings(make_app, tmp_path):
     app = make_app()
     with_bom = tmp_path / "bom.json"
     with_bom.write_bytes(b"\xef\xbb\xbf" + (FIXTURES / "study.json").read_bytes())
-    assert run_import(app, with_bom).stdout.startswith("Studies: 1 new, 0 updated, 0 skipped.")
+    assert run_import(app, with_bom).stdout.startswith(
+        "Studies: 1 new, 0 updated, 0 unchanged, 0 skipped."
+    )
     latin1 = tmp_path / "latin1.json"
     latin1.write_bytes(
         '{"protocolSection": {"identificationModule": {"briefTitle": "Hôpital"}}}'.encode("latin-1")
@@ -592,4 +621,4 @@ def test_text_encodings(make_app, tmp_path):
     result = run_import(app, archive)
     assert result.exit_code == 0
     assert result.stderr == "mixed.zip latin1.json: not UTF-8 text (invalid continuation byte)\n"
-    assert result.stdout.startswith("Studies: 3 new, 0 updated, 1 skipped.")
+    assert result.stdout.startswith("Studies: 3 new, 0 updated, 0 unchanged, 1 skipped.")

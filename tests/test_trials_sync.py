@@ -134,7 +134,7 @@ def test_follows_every_page_and_imports_through_the_catalog(sync_app, api):
     )
     assert result.stdout == (
         "Pages: 2; requests: 2.\n"
-        "Studies: 3 new, 0 updated, 1 skipped.\n"
+        "Studies: 3 new, 0 updated, 0 unchanged, 1 skipped.\n"
         "Unrecognized countries: 0.\n"
         "Rechecked by NCT id: 0 held as recruiting but not listed; 0 not found.\n"
     )
@@ -163,11 +163,11 @@ def test_follows_every_page_and_imports_through_the_catalog(sync_app, api):
         assert run.finished_at is not None
 
 
-def test_a_second_sync_updates_and_never_duplicates(sync_app, api):
+def test_a_second_sync_of_unchanged_records_writes_nothing_and_never_duplicates(sync_app, api):
     run_sync(sync_app)
     result = run_sync(sync_app, "--page-size", "50")
     assert result.exit_code == 0
-    assert "Studies: 0 new, 3 updated, 1 skipped." in result.stdout
+    assert "Studies: 0 new, 0 updated, 3 unchanged, 1 skipped." in result.stdout
     assert (count(sync_app, Trial), count(sync_app, TrialSite), count(sync_app, TrialImport)) == (
         3,
         2,
@@ -199,7 +199,7 @@ def test_a_trial_that_stopped_recruiting_is_rechecked_by_nct_id(sync_app, api):
     api.by_id["NCT99990002"] = closed  # NCT99990004 (also recruiting) is gone from the API
     result = run_sync(sync_app)
     assert result.exit_code == 0, result.output
-    assert "Studies: 3 new, 1 updated, 1 skipped." in result.stdout
+    assert "Studies: 3 new, 1 updated, 0 unchanged, 1 skipped." in result.stdout
     assert "Rechecked by NCT id: 2 held as recruiting but not listed; 1 not found." in result.stdout
     rechecks = [r for r in api.requests if "filter.ids" in r]
     assert rechecks == [

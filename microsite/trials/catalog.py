@@ -22,6 +22,7 @@ BATCH_SIZE = 500  # studies per transaction
 class ImportReport:
     new: int = 0
     updated: int = 0
+    unchanged: int = 0  # seen again exactly as stored: nothing written
     skipped: int = 0
     unknown_countries: Counter = field(default_factory=Counter)  # name as given: sites
     seen: set[str] = field(default_factory=set)  # NCT ids imported in this run
@@ -34,7 +35,8 @@ class ImportReport:
 class Importer:
     """Upserts studies by NCT id, ``batch_size`` at a time, one transaction per batch.
 
-    A re-imported trial gets its fields updated and its sites and contacts replaced. Each
+    A re-imported trial gets its fields updated and its sites and contacts replaced, unless
+    the record is exactly as stored (same digest): then nothing is written for it. Each
     malformed record is passed to ``on_problem(position, reason)`` and skipped. Use as a
     context manager: leaving it records a ``TrialImport`` with the counts; after an
     ``UnreadableFile`` (or another error the caller names in ``keep_on``) the batches
@@ -71,6 +73,7 @@ class Importer:
                 finished_at=utcnow() if error is None else None,
                 new=self.report.new,
                 updated=self.report.updated,
+                unchanged=self.report.unchanged,
                 skipped=self.report.skipped,
             )
         )
@@ -103,6 +106,15 @@ class Importer:
             trial.nct_id: trial
             for trial in session.scalars(select(Trial).where(Trial.nct_id.in_(list(batch))))
         }
+        for study in batch.values():
+            for site in study.sites:
+                if site["country"] and site["country_code"] is None:
+                    self.report.unknown_countries[site["country"]] += 1
+        digests = {nct_id: study.digest() for nct_id, study in batch.items()}
+        for nct_id, trial in list(existing.items()):
+            if trial.content_digest == digests[nct_id]:
+                del batch[nct_id], existing[nct_id]
+                self.report.unchanged += 1
         if existing:
             ids = [trial.id for trial in existing.values()]
             session.execute(
@@ -118,18 +130,16 @@ class Importer:
         for nct_id, study in batch.items():
             trial = existing.get(nct_id)
             if trial is None:
-                trial = Trial(**study.trial, imported_at=now)
+                trial = Trial(**study.trial, imported_at=now, content_digest=digests[nct_id])
                 session.add(trial)
                 self.report.new += 1
             else:
                 for key, value in study.trial.items():
                     setattr(trial, key, value)
                 trial.imported_at = now
+                trial.content_digest = digests[nct_id]
                 self.report.updated += 1
             trials[nct_id] = trial
-            for site in study.sites:
-                if site["country"] and site["country_code"] is None:
-                    self.report.unknown_countries[site["country"]] += 1
         session.flush()  # the new trials get their ids
         sites = [
             {**site, "trial_id": trials[nct_id].id}

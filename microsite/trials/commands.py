@@ -21,7 +21,10 @@ def _print_problem(position: str, reason: str) -> None:
 
 
 def _print_report(report: catalog.ImportReport) -> None:
-    click.echo(f"Studies: {report.new} new, {report.updated} updated, {report.skipped} skipped.")
+    click.echo(
+        f"Studies: {report.new} new, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.skipped} skipped."
+    )
     unknown = report.unknown_countries
     if unknown:
         names = ", ".join(

@@ -13,6 +13,8 @@ ClinicalTrials.gov spelling) means no limit; anything else makes the record malf
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from collections.abc import Iterator
@@ -65,6 +67,7 @@ SITE_LENGTHS = {
     "status": 40,
 }
 CONTACT_LENGTHS = {"name": 200, "role": 40, "phone": 60, "email": 320}
+SITE_CONTACT_LENGTHS = {"name": 200, "phone": 60, "email": 320}
 
 
 class Malformed(ValueError):
@@ -76,6 +79,13 @@ class Study:
     trial: dict
     sites: list[dict]
     contacts: list[dict]
+
+    def digest(self) -> str:
+        """A fingerprint of every value imported: the same record gives the same digest."""
+        content = json.dumps(
+            [self.trial, self.sites, self.contacts], sort_keys=True, default=str
+        ).encode()
+        return hashlib.sha256(content).hexdigest()
 
 
 def _module(protocol: dict, name: str) -> dict:
@@ -228,6 +238,9 @@ def _trial(protocol: dict) -> dict:
         "nct_id": nct_id,
         "brief_title": title,
         "brief_summary": _text(description.get("briefSummary"), "descriptionModule.briefSummary"),
+        "eligibility_criteria": _text(
+            eligibility.get("eligibilityCriteria"), "eligibilityModule.eligibilityCriteria"
+        ),
         "overall_status": _text(status.get("overallStatus"), "statusModule.overallStatus", 40)
         or "UNKNOWN",
         "phases": _texts(design.get("phases"), "designModule.phases"),
@@ -270,8 +283,27 @@ def _sites(places: dict) -> list[dict]:
             latitude = longitude = None
         values["country_code"] = country_code(values["country"]) if values["country"] else None
         values["latitude"], values["longitude"] = latitude, longitude
+        values.update(_site_contact(location, path))
         sites.append(values)
     return sites
+
+
+def _site_contact(location: dict, path: str) -> dict:
+    """The site's first listed contact, as contact_name, contact_phone, contact_email."""
+    contact = {f"contact_{key}": None for key in SITE_CONTACT_LENGTHS}
+    for contact_path, first in _objects_in(location, "contacts", path):
+        for key, length in SITE_CONTACT_LENGTHS.items():
+            contact[f"contact_{key}"] = _text(first.get(key), f"{contact_path}.{key}", length)
+        contact["contact_phone"] = _with_extension(contact["contact_phone"], first, contact_path)
+        break
+    return contact
+
+
+def _with_extension(phone: str | None, contact: dict, path: str) -> str | None:
+    extension = _text(contact.get("phoneExt"), f"{path}.phoneExt")
+    if phone and extension:
+        return f"{phone} ext. {extension}"[:60]
+    return phone
 
 
 def _central_contacts(places: dict) -> list[dict]:
@@ -281,21 +313,21 @@ def _central_contacts(places: dict) -> list[dict]:
             key: _text(contact.get(key), f"{path}.{key}", length)
             for key, length in CONTACT_LENGTHS.items()
         }
-        extension = _text(contact.get("phoneExt"), f"{path}.phoneExt")
-        if values["phone"] and extension:
-            values["phone"] = f"{values['phone']} ext. {extension}"[:60]
+        values["phone"] = _with_extension(values["phone"], contact, path)
         contacts.append(values)
     return contacts
 
 
-def _objects_in(places: dict, key: str) -> Iterator[tuple[str, dict]]:
-    """The objects of the list ``contactsLocationsModule.<key>``, each with its path; a list
-    that is not one, or an item that is not an object, makes the record malformed."""
+def _objects_in(
+    places: dict, key: str, within: str = "contactsLocationsModule"
+) -> Iterator[tuple[str, dict]]:
+    """The objects of the list ``<within>.<key>``, each with its path; a list that is not
+    one, or an item that is not an object, makes the record malformed."""
     items = places.get(key) or []
     if not isinstance(items, list):
-        raise Malformed(f"contactsLocationsModule.{key} is not a list")
+        raise Malformed(f"{within}.{key} is not a list")
     for index, item in enumerate(items):
-        path = f"contactsLocationsModule.{key}[{index}]"
+        path = f"{within}.{key}[{index}]"
         if not isinstance(item, dict):
             raise Malformed(f"{path} is not an object")
         yield path, item
