@@ -5,7 +5,11 @@ the PostgreSQL server that ``TEST_DATABASE_URL`` names (``make test`` runs it bo
 when that variable is set). On PostgreSQL the run works in a schema of its own, made when
 the session starts and dropped when it ends; its tables are emptied after every test.
 Tests marked ``sqlite_only`` check SQLite itself and are skipped on PostgreSQL; those
-marked ``postgresql_only`` are skipped on SQLite.
+marked ``postgresql_only`` are skipped on SQLite; those marked ``database_independent``
+(the browser's catalogue of page states) run once, in the SQLite run.
+
+Plain helpers (valid form answers, the staff user, rows stored and counted, free ports,
+the SMTP server) are in ``helpers.py``; the fixtures here use them.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,16 @@ from sqlalchemy.pool import NullPool
 from microsite import create_app
 from microsite.content import load_testimonials
 from microsite.extensions import db
+from tests.helpers import (
+    PUBLIC_URL,
+    VALID_APPLICATION,
+    SMTPServer,
+    create_staff_user,
+    dispose,
+    form_filler,
+    log_in,
+    share_form_for,
+)
 
 BACKENDS = ("sqlite", "postgresql")
 TEST_DATABASE_EXAMPLE = "postgresql+psycopg://postgres@127.0.0.1:5433/microsite_test"
@@ -61,21 +74,19 @@ def pytest_report_header(config):
 
 def pytest_collection_modifyitems(config, items):
     """Skip the tests of the other database: ``sqlite_only`` ones on PostgreSQL, and
-    ``postgresql_only`` ones on SQLite (``make test`` runs them in its PostgreSQL run)."""
-    other = "sqlite_only" if config.getoption("database") == "postgresql" else "postgresql_only"
-    label = {"sqlite_only": "SQLite only", "postgresql_only": "PostgreSQL only"}[other]
+    ``postgresql_only`` ones on SQLite (``make test`` runs them in its PostgreSQL run).
+    Tests marked ``database_independent`` check what no database changes, so they run
+    once, in the SQLite run, and are skipped on PostgreSQL."""
+    if config.getoption("database") == "postgresql":
+        skipped = {"sqlite_only": "SQLite only", "database_independent": "run once, on SQLite"}
+    else:
+        skipped = {"postgresql_only": "PostgreSQL only"}
     for item in items:
-        marker = item.get_closest_marker(other)
-        if marker is not None:
-            reason = f"{label}: {marker.args[0]}" if marker.args else label
-            item.add_marker(pytest.mark.skip(reason=reason))
-
-
-def missing_service(message: str) -> None:
-    """A server some tests need is not configured: a failure in CI, a skip elsewhere."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{message}. CI must run these tests, so this is a failure, not a skip.")
-    pytest.skip(message)
+        for name, label in skipped.items():
+            marker = item.get_closest_marker(name)
+            if marker is not None:
+                reason = f"{label}: {marker.args[0]}" if marker.args else label
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 class SQLiteDatabases:
@@ -190,12 +201,6 @@ def empty_database_url(databases, tmp_path) -> Iterator[str]:
     databases.drop(url)
 
 
-def dispose(app) -> None:
-    """Close the pooled connections of ``app``'s engine."""
-    with app.app_context():
-        db.engine.dispose()
-
-
 @pytest.fixture
 def make_app(tmp_path, database_url):
     """A factory for apps on their own instance folder and this test's database. Their
@@ -208,6 +213,7 @@ def make_app(tmp_path, database_url):
             "INSTANCE_PATH": tmp_path / "instance",
             "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
             "DATABASE_URL": database_url,
+            "PUBLIC_URL": PUBLIC_URL,
             "RATELIMIT_ENABLED": False,  # tests of the limits turn them on
             **settings,
         }
@@ -240,101 +246,16 @@ def runner(app):
     return app.test_cli_runner()
 
 
-class _FormFields(HTMLParser):
-    """The name and value of every input a browser would send back, from a page's forms."""
-
-    def __init__(self):
-        super().__init__()
-        self.fields: dict[str, str] = {}
-
-    def handle_starttag(self, tag, attrs):
-        attributes = dict(attrs)
-        if (
-            tag == "input"
-            and attributes.get("type") == "hidden"
-            or (tag == "input" and attributes.get("name") == "hp_extra_notes")
-        ):
-            self.fields[attributes["name"]] = attributes.get("value") or ""
-
-
-def rendered_hidden_fields(html: str) -> dict[str, str]:
-    parser = _FormFields()
-    parser.feed(html)
-    return parser.fields
-
-
-VALID_APPLICATION = {
-    "role": "parent",
-    "patient_age": "7",
-    "diagnosis": "neuroblastoma",
-    "diagnosis_other": "",
-    "treatment_stage": "in_treatment",
-    "country": "GB",
-    "postal_code": "SW1A 1AA",
-    "name": "Alex Example",
-    "email": "alex@example.com",
-    "phone": "",
-    "contact_method": "email",
-    "consent": "y",
-}
-
-
-def form_filler(client, path: str, valid: dict):
-    """Like a browser: load the form at ``path``, then send back its hidden fields with
-    valid answers, changed by the keyword arguments (None leaves a field out)."""
-
-    def fill(**answers):
-        page = client.get(path)
-        assert page.status_code == 200
-        data = {**rendered_hidden_fields(page.get_data(as_text=True)), **valid, **answers}
-        return {key: value for key, value in data.items() if value is not None}
-
-    return fill
-
-
 @pytest.fixture
 def apply_form(client):
+    """``apply_form(**answers)``: the fields of a valid application from this client."""
     return form_filler(client, "/apply", VALID_APPLICATION)
 
 
-class SMTPServer:
-    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives, and can be
-    stopped and started again to play an outage."""
-
-    def __init__(self):
-        import socket
-
-        from aiosmtpd.controller import Controller
-
-        with socket.socket() as probe:  # Controller(port=0) does not work: pick a port first
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.messages: list = []
-        self.conversations: list[bytes] = []
-        self._controller_class = Controller
-        self.controller = None
-
-    async def handle_DATA(self, server, session, envelope):
-        import email
-        from email import policy
-
-        self.conversations.append(envelope.original_content or envelope.content)
-        message = email.message_from_bytes(
-            envelope.original_content or envelope.content, policy=policy.default
-        )
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), message))
-        return "250 OK"
-
-    def start(self):
-        self.controller = self._controller_class(
-            self, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=True
-        )
-        self.controller.start()
-
-    def stop(self):
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
+@pytest.fixture
+def share_form(client):
+    """``share_form(**answers)``: the fields of a valid /share form from this client."""
+    return share_form_for(client)
 
 
 @pytest.fixture
@@ -351,38 +272,16 @@ def mail_app(make_app, smtp_server):
     return make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port, MAIL_TIMEOUT=5)
 
 
-VALID_SHARE = {
-    "sender_name": "Robin Sender",
-    "friend_name": "Kim Friend",
-    "friend_email": "kim@example.com",
-    "consent": "y",
-}
-
-
-def share_form_for(client):
-    return form_filler(client, "/share", VALID_SHARE)
+@pytest.fixture
+def staff(app) -> int:
+    """The id of the staff user who signs in with STAFF_EMAIL and STAFF_PASSWORD."""
+    return create_staff_user(app)
 
 
 @pytest.fixture
-def share_form(client):
-    return share_form_for(client)
-
-
-STAFF_EMAIL = "navigator@example.com"
-STAFF_PASSWORD = "a-long-enough-password"
-
-
-@pytest.fixture
-def staff_client(app):
-    """A client signed in as a staff user, through the login form like a browser."""
-    from microsite.auth import create_staff
-
-    with app.app_context():
-        create_staff(STAFF_EMAIL, STAFF_PASSWORD)
+def staff_client(app, staff):
+    """A client of its own, signed in as the staff user through the form like a browser."""
     client = app.test_client()
-    fields = rendered_hidden_fields(client.get("/staff/login").get_data(as_text=True))
-    response = client.post(
-        "/staff/login", data={**fields, "email": STAFF_EMAIL, "password": STAFF_PASSWORD}
-    )
+    response = log_in(client)
     assert response.status_code == 303
     return client

@@ -7,43 +7,25 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from microsite.extensions import db
 from microsite.leads import CONSENT_VERSION
 from microsite.models import Lead
-from tests.conftest import VALID_APPLICATION, rendered_hidden_fields
-
-
-def leads(app) -> list[Lead]:
-    with app.app_context():
-        return list(db.session.scalars(select(Lead).order_by(Lead.id)))
-
-
-def lead_count(app) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(Lead))
+from tests.helpers import (
+    APPLICATION_FIELDS,
+    VALID_APPLICATION,
+    count,
+    rendered_hidden_fields,
+    rows,
+)
 
 
 def test_form_renders_with_every_contract_field(client):
     page = client.get("/apply")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    for name in (
-        "role",
-        "patient_age",
-        "diagnosis",
-        "diagnosis_other",
-        "treatment_stage",
-        "country",
-        "postal_code",
-        "name",
-        "email",
-        "phone",
-        "contact_method",
-        "consent",
-        "updates_opt_in",
-    ):
+    for name in APPLICATION_FIELDS:
         assert f'name="{name}"' in html, name
     # Both checkboxes start unticked.
     assert not re.search(r'<input[^>]*checked[^>]*name="(consent|updates_opt_in)"', html)
@@ -70,7 +52,7 @@ def test_a_valid_application_is_stored_and_redirects_to_thanks(client, app, appl
     response = client.post("/apply", data=apply_form(updates_opt_in="y"))
     assert response.status_code == 303
     assert response.headers["Location"] == "/apply/thanks"
-    [lead] = leads(app)
+    [lead] = rows(app, Lead)
     assert (lead.role, lead.patient_age, lead.diagnosis, lead.diagnosis_other) == (
         "parent",
         7,
@@ -133,7 +115,7 @@ VALID = [
 def test_valid_answers_are_stored_as(client, app, apply_form, answers, stored):
     response = client.post("/apply", data=apply_form(**answers))
     assert response.status_code == 303, response.get_data(as_text=True)
-    [lead] = leads(app)
+    [lead] = rows(app, Lead)
     for column, value in stored.items():
         assert getattr(lead, column) == value, column
 
@@ -199,7 +181,7 @@ def test_invalid_answers_are_refused_with_a_message(
     response = client.post("/apply", data=data)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert lead_count(app) == 0
+    assert count(app, Lead) == 0
     # The inline message, tied to its field, and a summary link at the top.
     error = re.search(rf'<p class="field__error" id="{field}-error">(.*?)</p>', html, re.S)
     assert error is not None, f"no inline error for {field}"
@@ -255,13 +237,13 @@ def test_a_double_submission_stores_one_lead_and_both_end_on_thanks(client, app,
     second = client.post("/apply", data=data)
     assert (first.status_code, second.status_code) == (303, 303)
     assert first.headers["Location"] == second.headers["Location"] == "/apply/thanks"
-    assert lead_count(app) == 1
+    assert count(app, Lead) == 1
 
 
 def test_each_rendering_of_the_form_has_its_own_key(client, app, apply_form):
     client.post("/apply", data=apply_form())
     client.post("/apply", data=apply_form())
-    assert lead_count(app) == 2
+    assert count(app, Lead) == 2
 
 
 @pytest.mark.parametrize("key", [None, "", "not-a-key", "A" * 32, "0" * 33])
@@ -269,7 +251,7 @@ def test_without_a_usable_key_the_lead_is_still_stored(client, app, apply_form, 
     data = apply_form(idempotency_key=key)
     assert client.post("/apply", data=data).status_code == 303
     assert client.post("/apply", data=data).status_code == 303
-    stored = leads(app)
+    stored = rows(app, Lead)
     assert len(stored) == 2  # no de-duplication is possible without a key
     assert {lead.idempotency_key for lead in stored} == {None}
 
@@ -280,7 +262,7 @@ def test_the_honeypot_drops_the_submission_quietly(client, app, apply_form, capl
     response = client.post("/apply", data=apply_form(hp_extra_notes=honeypot))
     assert response.status_code == 303
     assert response.headers["Location"] == "/apply/thanks"
-    assert lead_count(app) == 0
+    assert count(app, Lead) == 0
     assert "honeypot" in caplog.text
     assert "Alex" not in caplog.text and "alex@example.com" not in caplog.text
 
@@ -296,7 +278,7 @@ def test_the_honeypot_is_hidden_from_people_and_browsers(client):
 def test_logs_carry_the_lead_id_and_no_personal_data(client, app, apply_form, caplog):
     caplog.set_level(logging.DEBUG)
     client.post("/apply", data=apply_form(phone="020 7946 0018"))
-    [lead] = leads(app)
+    [lead] = rows(app, Lead)
     assert f"lead {lead.id}" in caplog.text
     for personal in ("Alex", "alex@example.com", "7946", "SW1A", "neuroblastoma"):
         assert personal not in caplog.text
@@ -310,11 +292,11 @@ def test_a_missing_csrf_token_keeps_the_input_and_asks_to_submit_again(client, a
     html = response.get_data(as_text=True)
     assert "press “Send my application” again" in html
     assert 'value="Kept Name"' in html and 'value="kept@example.com"' in html
-    assert lead_count(app) == 0
+    assert count(app, Lead) == 0
     # The page carries a fresh token: sending it again works.
     fresh = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
     assert client.post("/apply", data={**data, "csrf_token": fresh}).status_code == 303
-    assert lead_count(app) == 1
+    assert count(app, Lead) == 1
 
 
 def test_an_expired_session_keeps_the_input(app, apply_form, client):
@@ -323,7 +305,7 @@ def test_an_expired_session_keeps_the_input(app, apply_form, client):
     response = stranger.post("/apply", data=data)
     assert response.status_code == 400
     assert 'value="After Lunch"' in response.get_data(as_text=True)
-    assert lead_count(app) == 0
+    assert count(app, Lead) == 0
 
 
 def test_posting_to_a_page_without_a_form_gets_a_styled_405(client):
@@ -356,7 +338,7 @@ def test_thanks_follows_the_org_settings(make_app):
 
 def test_consent_time_and_version_are_recorded(client, app, apply_form):
     client.post("/apply", data=apply_form())
-    [lead] = leads(app)
+    [lead] = rows(app, Lead)
     assert lead.consent_version == CONSENT_VERSION
     assert abs(lead.consent_at - datetime.now(UTC)) < timedelta(minutes=1)
 

@@ -12,22 +12,7 @@ from sqlalchemy import select
 from microsite.choices import COUNTRIES, DIAGNOSES, ROLES, TREATMENT_STAGES
 from microsite.extensions import db
 from microsite.models import Lead
-
-FIELDS = (
-    "role",
-    "patient_age",
-    "diagnosis",
-    "diagnosis_other",
-    "treatment_stage",
-    "country",
-    "postal_code",
-    "name",
-    "email",
-    "phone",
-    "contact_method",
-    "consent",
-    "updates_opt_in",
-)
+from tests.helpers import APPLICATION_FIELDS
 
 # Hostile text: any characters, often with control characters, near the length bounds.
 any_text = st.one_of(
@@ -72,7 +57,7 @@ def assert_valid(lead: Lead) -> None:
 @settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(fuzzed=st.dictionaries(st.sampled_from(FIELDS), any_text, min_size=1, max_size=5))
+@given(fuzzed=st.dictionaries(st.sampled_from(APPLICATION_FIELDS), any_text, min_size=1, max_size=5))
 def test_any_text_in_any_field_never_breaks_the_site_or_the_data(app, client, apply_form, fuzzed):
     data = apply_form(**fuzzed)
     with app.app_context():

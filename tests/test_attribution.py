@@ -3,58 +3,43 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
-from microsite.extensions import db
 from microsite.models import Lead, Referral
-from tests.conftest import share_form_for
-
-BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+from tests.helpers import BROWSER_UA, fetch, rows, share_form_for
 
 
 @pytest.fixture
 def referral(app, client) -> Referral:
     sharer = app.test_client()
-    sharer.post("/share", data=share_form_for(sharer)())
-    with app.app_context():
-        found = db.session.scalar(select(Referral))
-        db.session.expunge(found)
+    assert sharer.post("/share", data=share_form_for(sharer)()).status_code == 303
+    [found] = rows(app, Referral)
     return found
 
 
-def reload(app, model, id_):
-    with app.app_context():
-        found = db.session.get(model, id_)
-        db.session.expunge(found)
-        return found
-
-
 def only_lead(app) -> Lead:
-    with app.app_context():
-        [lead] = db.session.scalars(select(Lead))
-        db.session.expunge(lead)
-        return lead
+    [lead] = rows(app, Lead)
+    return lead
 
 
 def test_a_click_is_counted_remembered_and_leads_to_the_article(app, client, referral):
-    response = client.get(f"/r/{referral.code}", headers={"User-Agent": BROWSER})
+    response = client.get(f"/r/{referral.code}", headers={"User-Agent": BROWSER_UA})
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
     assert "no-store" in response.headers["Cache-Control"]
     cookie = response.headers["Set-Cookie"]
     assert cookie.startswith("tf_referral=")
     assert "Max-Age=2592000" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
-    clicked = reload(app, Referral, referral.id)
+    clicked = fetch(app, Referral, referral.id)
     assert clicked.clicks == 1
     assert clicked.first_click_at == clicked.last_click_at is not None
-    client.get(f"/r/{referral.code}", headers={"User-Agent": BROWSER})
-    again = reload(app, Referral, referral.id)
+    client.get(f"/r/{referral.code}", headers={"User-Agent": BROWSER_UA})
+    again = fetch(app, Referral, referral.id)
     assert again.clicks == 2
     assert again.first_click_at == clicked.first_click_at < again.last_click_at
 
 
 def test_a_lead_after_a_click_is_attributed(app, client, referral, apply_form):
-    client.get(f"/r/{referral.code}", headers={"User-Agent": BROWSER})
+    client.get(f"/r/{referral.code}", headers={"User-Agent": BROWSER_UA})
     client.post("/apply", data=apply_form())
     assert only_lead(app).referral_id == referral.id
 
@@ -70,7 +55,7 @@ def test_an_old_or_forged_cookie_attributes_nothing(app, client, referral, apply
     real_time = itsdangerous.timed.time.time
     monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: real_time() - 31 * 24 * 3600)
     client.get(
-        f"/r/{referral.code}", headers={"User-Agent": BROWSER}
+        f"/r/{referral.code}", headers={"User-Agent": BROWSER_UA}
     )  # a cookie signed 31 days ago
     monkeypatch.setattr(itsdangerous.timed.time, "time", real_time)
     client.post("/apply", data=apply_form())
@@ -86,7 +71,7 @@ def test_an_old_or_forged_cookie_attributes_nothing(app, client, referral, apply
         "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
         "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
         "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36",
+        BROWSER_UA.replace(" Chrome/", " HeadlessChrome/"),  # a headless browser
         "",
     ],
 )
@@ -94,12 +79,12 @@ def test_link_previews_and_crawlers_are_not_clicks(app, client, referral, user_a
     response = client.get(f"/r/{referral.code}", headers={"User-Agent": user_agent})
     assert response.headers["Location"] == "/"
     assert "Set-Cookie" not in response.headers
-    assert reload(app, Referral, referral.id).clicks == 0
+    assert fetch(app, Referral, referral.id).clicks == 0
 
 
 def test_a_head_request_is_not_a_click(app, client, referral):
-    client.head(f"/r/{referral.code}", headers={"User-Agent": BROWSER})
-    assert reload(app, Referral, referral.id).clicks == 0
+    client.head(f"/r/{referral.code}", headers={"User-Agent": BROWSER_UA})
+    assert fetch(app, Referral, referral.id).clicks == 0
 
 
 def test_a_post_is_refused(client, referral):
@@ -108,14 +93,15 @@ def test_a_post_is_refused(client, referral):
 
 @pytest.mark.parametrize("code", ["AAAAAAAAAAAAAAAA", "short", "x" * 200, "..%2F..", "%00" * 16])
 def test_an_unknown_or_malformed_code_just_goes_to_the_article(client, code):
-    response = client.get(f"/r/{code}", headers={"User-Agent": BROWSER})
+    response = client.get(f"/r/{code}", headers={"User-Agent": BROWSER_UA})
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert "Set-Cookie" not in response.headers
 
 
 def test_utm_parameters_are_kept_for_the_visit_and_stored_with_the_lead(app, client, apply_form):
     response = client.get(
-        "/?utm_source=newsletter&utm_medium=email&utm_campaign=spring&utm_content=banner&utm_term=trial"
+        "/?utm_source=newsletter&utm_medium=email&utm_campaign=spring&utm_content=banner"
+        "&utm_term=trial"
     )
     assert response.status_code == 200
     assert "Set-Cookie" in response.headers
@@ -157,7 +143,7 @@ def test_utm_values_are_trimmed_bounded_and_clean(app, client, apply_form):
 
 
 def test_a_referral_and_utm_together(app, client, referral, apply_form):
-    client.get(f"/r/{referral.code}", headers={"User-Agent": BROWSER})
+    client.get(f"/r/{referral.code}", headers={"User-Agent": BROWSER_UA})
     client.get("/?utm_source=friend")
     client.post("/apply", data=apply_form())
     lead = only_lead(app)

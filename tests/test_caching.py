@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select, text
 
 from microsite import models
-from microsite.web import caching
 from microsite.extensions import db
-from tests.conftest import rendered_hidden_fields
+from microsite.web import caching
+from tests.helpers import rendered_hidden_fields
 
 
 @pytest.fixture

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from microsite import models
 from microsite.extensions import db
-
-
-def count_testimonials(app) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(models.Testimonial))
+from tests.helpers import count
 
 
 def test_content_load_is_idempotent(make_app):
@@ -21,7 +17,7 @@ def test_content_load_is_idempotent(make_app):
     assert first.output.splitlines()[0] == "Testimonials: 4 added, 0 updated, 0 unchanged."
     second = runner.invoke(args=["content", "load"])
     assert second.output.splitlines()[0] == "Testimonials: 0 added, 0 updated, 4 unchanged."
-    assert count_testimonials(app) == 4
+    assert count(app, models.Testimonial) == 4
 
 
 def test_content_load_repairs_edited_text_and_keeps_unpublished_ones_hidden(app, runner):

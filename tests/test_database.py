@@ -8,7 +8,7 @@ from sqlalchemy import inspect, text
 
 from microsite import create_app
 from microsite.extensions import db
-from tests.conftest import dispose
+from tests.helpers import dispose
 
 
 @pytest.mark.sqlite_only("SQLite's pragmas")

@@ -6,17 +6,16 @@ away and a folder put in its place, so every connection attempt fails."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
 
 from microsite.extensions import db
 from microsite.models import Lead, Referral
-from tests.conftest import (
-    STAFF_EMAIL,
-    STAFF_PASSWORD,
+from tests.helpers import (
     VALID_APPLICATION,
     VALID_SHARE,
+    count,
+    create_staff_user,
     form_filler,
-    rendered_hidden_fields,
+    log_in,
 )
 
 pytestmark = pytest.mark.sqlite_only(
@@ -45,11 +44,6 @@ def outage(make_app, tmp_path):
     database = tmp_path / "outage.sqlite3"
     app = make_app(DATABASE_URL=f"sqlite:///{database}")
     return Outage(app, database)
-
-
-def count(app, model) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model))
 
 
 @pytest.mark.parametrize(
@@ -85,18 +79,9 @@ def test_a_form_answers_503_with_the_input_kept_and_works_once_the_database_is_b
 
 
 def test_other_pages_get_a_styled_503_while_the_database_is_away(outage):
-    from microsite.auth import create_staff
-
-    with outage.app.app_context():
-        create_staff(STAFF_EMAIL, STAFF_PASSWORD)
+    create_staff_user(outage.app)
     client = outage.app.test_client()
-    fields = rendered_hidden_fields(client.get("/staff/login").get_data(as_text=True))
-    assert (
-        client.post(
-            "/staff/login", data={**fields, "email": STAFF_EMAIL, "password": STAFF_PASSWORD}
-        ).status_code
-        == 303
-    )
+    assert log_in(client).status_code == 303
     outage.begin()
     for path in ("/staff/", "/staff/leads.csv"):
         response = client.get(path)

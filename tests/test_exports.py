@@ -12,9 +12,18 @@ from sqlalchemy import select
 from microsite import exports
 from microsite.dates import today
 from microsite.extensions import db
-from microsite.models import ExportLog, Lead, LeadMatch, utcnow
-from tests.conftest import STAFF_EMAIL, VALID_APPLICATION, form_filler, share_form_for
-from tests.test_trials_matching import add_trial
+from microsite.models import ExportLog, Lead, LeadMatch, Referral, utcnow
+from tests.helpers import (
+    BROWSER_UA,
+    STAFF_EMAIL,
+    VALID_APPLICATION,
+    add_lead,
+    add_trial,
+    create_staff_user,
+    form_filler,
+    log_in,
+    share_form_for,
+)
 
 LEAD_COLUMNS = (
     "id,created_at,role,patient_age,diagnosis,diagnosis_other,treatment_stage,country,"
@@ -28,26 +37,6 @@ REFERRAL_COLUMNS = (
 ).split(",")
 
 
-def add_lead(app, created_at=None, **columns) -> int:
-    values = {
-        "role": "parent",
-        "patient_age": 5,
-        "diagnosis": "wilms",
-        "country": "GB",
-        "name": "Sam",
-        "email": "sam@example.com",
-        "contact_method": "email",
-        "consent_version": "v1",
-        "consent_at": utcnow(),
-        **columns,
-    }
-    with app.app_context():
-        lead = Lead(**values, created_at=created_at or utcnow())
-        db.session.add(lead)
-        db.session.commit()
-        return lead.id
-
-
 def parse(data: bytes) -> list[list[str]]:
     assert data.startswith(b"\xef\xbb\xbf")
     return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
@@ -58,11 +47,10 @@ def test_anonymous_requests_get_401_and_no_data(client, app):
     for path in ("/staff/leads.csv", "/staff/referrals.csv"):
         response = client.get(path)
         assert response.status_code == 401
-        assert b"created_at" not in response.data and b"sam@example.com" not in response.data
+        assert b"created_at" not in response.data and b"alex@example.com" not in response.data
 
 
 def test_a_round_trip_through_csv_equals_the_database(app, staff_client):
-    fill = form_filler(app.test_client(), "/apply", VALID_APPLICATION)
     add_trial(app, "NCT99990001", sites=[("US", "RECRUITING")])
     add_trial(app, "NCT99990002", sites=[("GB", "RECRUITING")])  # first: a site at home
     visitor = app.test_client()
@@ -207,19 +195,14 @@ def test_the_response_is_streamed_in_batches(app, staff_client, monkeypatch):
 
 
 def test_date_filters_are_inclusive_days_in_the_display_time_zone(make_app):
-    from microsite.auth import create_staff
-    from tests.conftest import STAFF_PASSWORD, rendered_hidden_fields
-
     app = make_app(DISPLAY_TIMEZONE="America/New_York")
-    with app.app_context():
-        create_staff(STAFF_EMAIL, STAFF_PASSWORD)
+    create_staff_user(app)
     # 2026-03-10 02:00 UTC is still 9 March in New York.
     add_lead(app, name="Ninth", created_at=datetime(2026, 3, 10, 2, 0, tzinfo=UTC))
     add_lead(app, name="Tenth", created_at=datetime(2026, 3, 10, 15, 0, tzinfo=UTC))
     add_lead(app, name="Twelfth", created_at=datetime(2026, 3, 13, 3, 0, tzinfo=UTC))
     client = app.test_client()
-    fields = rendered_hidden_fields(client.get("/staff/login").get_data(as_text=True))
-    client.post("/staff/login", data={**fields, "email": STAFF_EMAIL, "password": STAFF_PASSWORD})
+    assert log_in(client).status_code == 303
 
     def names(query):
         rows = parse(client.get(f"/staff/leads.csv{query}").data)
@@ -266,8 +249,10 @@ def test_the_cli_refuses_a_bad_date(app):
 def test_every_export_is_logged_with_who_what_and_how_many(app, staff_client):
     add_lead(app)
     add_lead(app)
-    staff_client.get("/staff/leads.csv?from=2020-01-01").data
-    app.test_cli_runner().invoke(args=["leads", "export", "--to", "2099-12-31"])
+    web_csv = staff_client.get("/staff/leads.csv?from=2020-01-01").data  # read to the end
+    assert web_csv.count(b"\r\n") == 3
+    exported = app.test_cli_runner().invoke(args=["leads", "export", "--to", "2099-12-31"])
+    assert exported.exit_code == 0
     with app.app_context():
         web, cli = db.session.scalars(select(ExportLog).order_by(ExportLog.id))
         assert (web.actor, web.kind, web.filters, web.rows, web.completed) == (
@@ -287,18 +272,18 @@ def test_referrals_export_counts_clicks_attribution_and_mail(app, staff_client):
     sharer = app.test_client()
     sharer.post("/share", data=share_form_for(sharer)(sender_name="=Sender"))
     with app.app_context():
-        from microsite.models import Referral
-
         code = db.session.scalar(select(Referral.code))
     visitor = app.test_client()
-    visitor.get(
-        f"/r/{code}",
-        headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36"},
-    )
-    visitor.post("/apply", data=form_filler(visitor, "/apply", VALID_APPLICATION)())
-    rows = parse(staff_client.get("/staff/referrals.csv").data)
-    assert rows[0][: len(REFERRAL_COLUMNS)] == REFERRAL_COLUMNS
-    shared = [dict(zip(rows[0], row)) for row in rows[1:] if row[rows[0].index("kind")] == "share"]
+    assert visitor.get(f"/r/{code}", headers={"User-Agent": BROWSER_UA}).status_code == 302
+    applied = visitor.post("/apply", data=form_filler(visitor, "/apply", VALID_APPLICATION)())
+    assert applied.status_code == 303
+    header, *records = parse(staff_client.get("/staff/referrals.csv").data)
+    assert header[: len(REFERRAL_COLUMNS)] == REFERRAL_COLUMNS
+    shared = [
+        dict(zip(header, record, strict=True))
+        for record in records
+        if record[header.index("kind")] == "share"
+    ]
     [row] = shared
     assert row["code"] == code and row["sender_name"] == "'=Sender"
     assert row["friend_email"] == "kim@example.com"

@@ -12,10 +12,11 @@ from sqlalchemy import select
 from microsite import models
 from microsite.extensions import db
 from microsite.models import Lead, LeadNote, OutboxMessage, Referral
-from tests.conftest import (
+from tests.helpers import (
     STAFF_EMAIL,
     VALID_APPLICATION,
     VALID_SHARE,
+    csrf_token,
     form_filler,
     rendered_hidden_fields,
 )
@@ -70,11 +71,6 @@ def stored(app, column, **where):
         ).first()
 
 
-@pytest.fixture
-def signed_in(app, staff_client):
-    return staff_client
-
-
 APPLY_TEXT_FIELDS = ["name", "email", "phone", "postal_code", "diagnosis_other", "patient_age"]
 APPLY_CHOICE_FIELDS = [
     "role",
@@ -87,7 +83,7 @@ APPLY_CHOICE_FIELDS = [
 
 
 @pytest.mark.parametrize("field", APPLY_TEXT_FIELDS + APPLY_CHOICE_FIELDS)
-def test_hostile_strings_in_the_application(app, client, signed_in, field):
+def test_hostile_strings_in_the_application(app, client, staff_client, field):
     fill = form_filler(client, "/apply", VALID_APPLICATION)
     extra = (
         {"diagnosis": "other", "diagnosis_other": "Something rare"}
@@ -110,15 +106,15 @@ def test_hostile_strings_in_the_application(app, client, signed_in, field):
         kept = stored(app, getattr(Lead, field))
         assert kept == value.strip(), (field, value, kept)  # trimmed, otherwise as typed
         lead_id = stored(app, Lead.id)
-        assert_shown_escaped(page(signed_in.get(f"/staff/leads/{lead_id}")), kept)
-        assert_shown_escaped(page(signed_in.get("/staff/")), stored(app, Lead.name))
+        assert_shown_escaped(page(staff_client.get(f"/staff/leads/{lead_id}")), kept)
+        assert_shown_escaped(page(staff_client.get("/staff/")), stored(app, Lead.name))
         client.get("/apply")  # a new form, a new idempotency key
     if field in ("name", "diagnosis_other"):  # free text: markup and quotes are a name's right
         assert accepted >= 10, accepted
 
 
 @pytest.mark.parametrize("field", ["sender_name", "friend_name", "friend_email", "consent"])
-def test_hostile_strings_in_the_share_form(app, client, signed_in, field):
+def test_hostile_strings_in_the_share_form(app, client, field):
     fill = form_filler(client, "/share", VALID_SHARE)
     for number, value in enumerate(HOSTILE):
         # A new friend each time: one message per address per 30 days is not what this tests.
@@ -137,7 +133,7 @@ def test_hostile_strings_in_the_share_form(app, client, signed_in, field):
 
 
 @pytest.mark.parametrize("field", ["email", "password"])
-def test_hostile_strings_in_the_staff_sign_in(app, signed_in, field):
+def test_hostile_strings_in_the_staff_sign_in(app, staff, field):
     client = app.test_client()
     fields = rendered_hidden_fields(page(client.get("/staff/login")))
     for value in HOSTILE:
@@ -147,12 +143,12 @@ def test_hostile_strings_in_the_staff_sign_in(app, signed_in, field):
         assert "<script>alert" not in page(response)
 
 
-def test_hostile_strings_in_call_notes(app, client, apply_form, signed_in):
+def test_hostile_strings_in_call_notes(app, client, apply_form, staff_client):
     assert client.post("/apply", data=apply_form()).status_code == 303
     lead_id = stored(app, Lead.id)
     for value in HOSTILE:
-        token = rendered_hidden_fields(page(signed_in.get(f"/staff/leads/{lead_id}")))["csrf_token"]
-        response = signed_in.post(
+        token = csrf_token(staff_client, f"/staff/leads/{lead_id}")
+        response = staff_client.post(
             f"/staff/leads/{lead_id}/notes", data={"csrf_token": token, "body": value}
         )
         assert response.status_code < 500, value
@@ -161,20 +157,20 @@ def test_hostile_strings_in_call_notes(app, client, apply_form, signed_in):
             continue
         kept = stored(app, LeadNote.body)
         assert kept == value.strip(), (value, kept)
-        assert_shown_escaped(page(signed_in.get(f"/staff/leads/{lead_id}")), kept)
+        assert_shown_escaped(page(staff_client.get(f"/staff/leads/{lead_id}")), kept)
     for value in HOSTILE:
-        token = rendered_hidden_fields(page(signed_in.get(f"/staff/leads/{lead_id}")))["csrf_token"]
-        response = signed_in.post(
+        token = csrf_token(staff_client, f"/staff/leads/{lead_id}")
+        response = staff_client.post(
             f"/staff/leads/{lead_id}/status", data={"csrf_token": token, "status": value}
         )
         assert response.status_code in (303, 422), (value, response.status_code)
 
 
 @pytest.mark.parametrize("field", ["q", "from", "to", "diagnosis", "country", "status"])
-def test_hostile_strings_in_the_lead_filters(signed_in, field):
+def test_hostile_strings_in_the_lead_filters(staff_client, field):
     for value in HOSTILE:
         for path in ("/staff/", "/staff/leads.csv"):
-            response = signed_in.get(path, query_string={field: value})
+            response = staff_client.get(path, query_string={field: value})
             body = page(response)  # a CSV streams: read it to the end
             response.close()
             assert response.status_code in (200, 400), (path, field, value, response.status_code)
@@ -183,16 +179,16 @@ def test_hostile_strings_in_the_lead_filters(signed_in, field):
 
 
 @pytest.mark.parametrize("field", ["author", "quote", "consent_given_on"])
-def test_hostile_strings_in_testimonials(app, client, signed_in, field):
+def test_hostile_strings_in_testimonials(app, client, staff_client, field):
     for value in HOSTILE:
-        token = rendered_hidden_fields(page(signed_in.get("/staff/testimonials/new")))["csrf_token"]
+        token = csrf_token(staff_client, "/staff/testimonials/new")
         answers = {
             "author": "Jo Parent",
             "quote": "They found us a trial.",
             "consent_given_on": "2026-01-31",
             "published": "y",
         }
-        response = signed_in.post(
+        response = staff_client.post(
             "/staff/testimonials/new", data={"csrf_token": token, **answers, field: value}
         )
         assert response.status_code < 500, (field, value)
@@ -204,5 +200,5 @@ def test_hostile_strings_in_testimonials(app, client, signed_in, field):
         assert_shown_escaped(page(client.get("/")), kept)
         if "<" in kept:
             assert kept not in page(
-                signed_in.get("/staff/testimonials")
+                staff_client.get("/staff/testimonials")
             )  # the list shortens quotes

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -19,9 +18,16 @@ import pytest
 
 from microsite.extensions import db
 from microsite.models import Lead, Referral
-from tests.conftest import form_filler, rendered_hidden_fields
+from tests.helpers import (
+    ROOT,
+    STAFF_EMAIL,
+    STAFF_PASSWORD,
+    form_filler,
+    free_port,
+    log_in,
+    post_on_lead_page,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 CLIENT_ADDRESS = "198.51.100.77"
 APPLICANT = {
     "role": "parent",
@@ -43,8 +49,6 @@ SHARER = {
     "friend_email": "peregrine.lumb@example.net",
     "consent": "y",
 }
-STAFF_EMAIL = "desk.navigator@example.com"
-STAFF_PASSWORD = "correct horse battery staple 42"
 WRONG_PASSWORD = "wrong horse battery staple 43"
 NOTE = "Called Zebediah's mother about the Zygomorphic rhabdoid tumour"
 
@@ -111,34 +115,11 @@ def test_complete_flows_log_ids_and_no_personal_data(make_app, smtp_server, capl
     assert created.exit_code == 0, created.output
     staff = app.test_client()
     staff.environ_base["REMOTE_ADDR"] = CLIENT_ADDRESS
-    login = rendered_hidden_fields(staff.get("/staff/login").get_data(as_text=True))
-    assert (
-        staff.post(
-            "/staff/login", data={**login, "email": STAFF_EMAIL, "password": WRONG_PASSWORD}
-        ).status_code
-        == 401
-    )
-    assert (
-        staff.post(
-            "/staff/login", data={**login, "email": STAFF_EMAIL, "password": STAFF_PASSWORD}
-        ).status_code
-        == 303
-    )
+    assert log_in(staff, password=WRONG_PASSWORD).status_code == 401
+    assert log_in(staff).status_code == 303
     assert staff.get("/staff/?q=Quartermaine").status_code == 200
-    lead_page = staff.get(f"/staff/leads/{lead_id}").get_data(as_text=True)
-    token = rendered_hidden_fields(lead_page)["csrf_token"]
-    assert (
-        staff.post(
-            f"/staff/leads/{lead_id}/status", data={"csrf_token": token, "status": "contacted"}
-        ).status_code
-        == 303
-    )
-    assert (
-        staff.post(
-            f"/staff/leads/{lead_id}/notes", data={"csrf_token": token, "body": NOTE}
-        ).status_code
-        == 303
-    )
+    assert post_on_lead_page(staff, lead_id, "status", status="contacted").status_code == 303
+    assert post_on_lead_page(staff, lead_id, "notes", body=NOTE).status_code == 303
     assert APPLICANT["email"].encode() in staff.get("/staff/leads.csv?q=Quartermaine").data
     assert SHARER["friend_email"].encode() in staff.get("/staff/referrals.csv").data
     exported = runner.invoke(args=["leads", "export"])
@@ -160,12 +141,6 @@ def test_complete_flows_log_ids_and_no_personal_data(make_app, smtp_server, capl
 def test_a_database_error_never_copies_submitted_values_into_the_log(app):
     with app.app_context():
         assert db.engine.hide_parameters
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

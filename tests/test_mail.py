@@ -13,24 +13,7 @@ from sqlalchemy import select, update
 from microsite import mail
 from microsite.extensions import db
 from microsite.models import OutboxMessage, Referral, utcnow
-from tests.conftest import share_form_for
-
-BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
-
-
-def share(app, **answers):
-    """Share through HTTP, closing the response as a server does once it is sent."""
-    client = app.test_client()
-    with client.post("/share", data=share_form_for(client)(**answers)) as response:
-        assert response.status_code == 303
-    return client
-
-
-def outbox(app) -> list[OutboxMessage]:
-    with app.app_context():
-        found = list(db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
-        db.session.expunge_all()
-        return found
+from tests.helpers import BROWSER_UA, PUBLIC_URL, rows, share_form_for, submit_share
 
 
 def cli(app, *args) -> str:
@@ -40,7 +23,7 @@ def cli(app, *args) -> str:
 
 
 def test_the_friend_receives_one_message_whose_link_resolves_to_the_referral(mail_app, smtp_server):
-    share(mail_app)
+    submit_share(mail_app)
     assert len(smtp_server.messages) == 1
     mail_from, recipients, message = smtp_server.messages[0]
     assert recipients == ["kim@example.com"]
@@ -48,20 +31,19 @@ def test_the_friend_receives_one_message_whose_link_resolves_to_the_referral(mai
     assert message["From"] == "Trial Finder <no-reply@trialfinder.example>"
     assert message["To"] == "kim@example.com"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert re.fullmatch(
-        r"<http://localhost:5000/unsubscribe/[^>]+>", message["List-Unsubscribe"]
-    )
+    unsubscribe = rf"<{re.escape(PUBLIC_URL)}/unsubscribe/[^>]+>"
+    assert re.fullmatch(unsubscribe, message["List-Unsubscribe"])
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     assert "Robin Sender asked Trial Finder to tell you about us" in text
-    [link] = re.findall(r"http://localhost:5000/r/[A-Za-z0-9_-]+", text)
+    [link] = re.findall(rf"{re.escape(PUBLIC_URL)}/r/[A-Za-z0-9_-]+", text)
     # The HTML part links to the referral and the unsubscribe page, and nowhere else.
     assert set(re.findall(r'href="([^"]+)"', html)) == {link, message["List-Unsubscribe"][1:-1]}
-    assert [m.status for m in outbox(mail_app)] == ["sent"]
+    assert [m.status for m in rows(mail_app, OutboxMessage)] == ["sent"]
 
     client = mail_app.test_client()
     response = client.get(
-        link.removeprefix("http://localhost:5000"), headers={"User-Agent": BROWSER}
+        link.removeprefix(PUBLIC_URL), headers={"User-Agent": BROWSER_UA}
     )
     assert response.headers["Location"] == "/"
     with mail_app.app_context():
@@ -71,10 +53,10 @@ def test_the_friend_receives_one_message_whose_link_resolves_to_the_referral(mai
 
 def test_an_smtp_outage_queues_the_message_and_it_goes_out_once_later(mail_app, smtp_server):
     smtp_server.stop()
-    share(mail_app)  # the page still answers at once
+    submit_share(mail_app)  # the page still answers at once
     with mail_app.app_context():
         assert db.session.scalar(select(Referral)).friend_email == "kim@example.com"
-    [queued] = outbox(mail_app)
+    [queued] = rows(mail_app, OutboxMessage)
     assert (queued.status, queued.attempts, queued.last_error) == (
         "queued",
         1,
@@ -84,15 +66,15 @@ def test_an_smtp_outage_queues_the_message_and_it_goes_out_once_later(mail_app, 
     assert cli(mail_app, "outbox", "send").startswith("Outbox: 1 sent, 0 to retry later")
     assert cli(mail_app, "outbox", "send").startswith("Outbox: 0 sent")
     assert len(smtp_server.messages) == 1
-    assert [m.status for m in outbox(mail_app)] == ["sent"]
+    assert [m.status for m in rows(mail_app, OutboxMessage)] == ["sent"]
 
 
 def test_failures_back_off_then_fail_and_can_be_retried(make_app, smtp_server):
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port, MAIL_MAX_ATTEMPTS=3)
     smtp_server.stop()
-    share(app)  # attempt 1, right after the page: no backoff
+    submit_share(app)  # attempt 1, right after the page: no backoff
     assert "1 to retry later" in cli(app, "outbox", "send")  # attempt 2
-    [message] = outbox(app)
+    [message] = rows(app, OutboxMessage)
     assert message.attempts == 2
     assert timedelta(seconds=110) < message.next_attempt_at - utcnow() <= timedelta(minutes=2)
     assert cli(app, "outbox", "send").startswith(
@@ -121,7 +103,7 @@ def test_the_backoff_doubles_up_to_six_hours(attempts, minutes):
 
 def test_a_leased_message_is_left_to_its_sender(mail_app, smtp_server):
     smtp_server.stop()
-    share(mail_app)
+    submit_share(mail_app)
     smtp_server.start()
     with mail_app.app_context():
         db.session.execute(
@@ -142,20 +124,20 @@ def test_a_leased_message_is_left_to_its_sender(mail_app, smtp_server):
 
 
 def test_without_a_mail_server_messages_are_written_as_files(app):
-    share(app)
+    submit_share(app)
     files = list((Path(app.instance_path) / "mail").glob("*.eml"))
     assert len(files) == 1
     message = message_from_bytes(files[0].read_bytes(), policy=policy.default)
     assert message["To"] == "kim@example.com"
     assert "Robin Sender" in message.get_body(("plain",)).get_content()
-    assert [m.status for m in outbox(app)] == ["sent"]
+    assert [m.status for m in rows(app, OutboxMessage)] == ["sent"]
 
 
 def test_an_address_that_unsubscribes_before_sending_gets_nothing(mail_app, smtp_server):
     from microsite.suppression import address_digest, suppress
 
     smtp_server.stop()
-    share(mail_app)
+    submit_share(mail_app)
     with mail_app.app_context():
         suppress(address_digest("kim@example.com"))
         db.session.commit()
@@ -165,7 +147,7 @@ def test_an_address_that_unsubscribes_before_sending_gets_nothing(mail_app, smtp
 
 
 def test_an_internationalized_address_is_delivered(mail_app, smtp_server):
-    share(mail_app, friend_email="josé@例子.广告")
+    submit_share(mail_app, friend_email="josé@例子.广告")
     [(_, recipients, message)] = smtp_server.messages
     assert recipients == ["josé@例子.广告"]
 
@@ -179,11 +161,11 @@ def test_header_injection_never_reaches_the_smtp_conversation(mail_app, smtp_ser
     value = "kim@example.com" + HOSTILE if field == "friend_email" else HOSTILE
     with client.post("/share", data=share_form_for(client)(**{field: value})) as response:
         assert response.status_code == 422
-    assert smtp_server.messages == [] and outbox(mail_app) == []
+    assert smtp_server.messages == [] and rows(mail_app, OutboxMessage) == []
 
 
 def test_visitor_text_that_looks_like_a_header_stays_in_the_body(mail_app, smtp_server):
-    share(
+    submit_share(
         mail_app, sender_name="Robin Bcc: victim@example.com", friend_name="To: other@example.com"
     )
     [raw] = smtp_server.conversations

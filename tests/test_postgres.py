@@ -18,8 +18,7 @@ from microsite import create_app, exports, leads, models
 from microsite.csvsql import csv_safe
 from microsite.extensions import db
 from microsite.models import Lead, OutboxMessage, Referral
-from tests.helpers import add_lead, count, dispose
-from tests.helpers import flask_command as flask
+from tests.helpers import add_lead, count, dispose, flask_command
 
 
 @pytest.mark.parametrize("turn", [1, 2])
@@ -34,12 +33,12 @@ def test_the_flask_command_migrates_an_empty_database_with_no_drift(
 ):
     """`flask db upgrade` and `flask db check` as an operator runs them, DATABASE_URL in
     the environment, on an empty database of the run's kind."""
-    upgrade = flask("db", "upgrade", url=empty_database_url)
+    upgrade = flask_command("db", "upgrade", url=empty_database_url)
     assert upgrade.returncode == 0, upgrade.stderr
-    check = flask("db", "check", url=empty_database_url)
+    check = flask_command("db", "check", url=empty_database_url)
     assert check.returncode == 0, check.stderr
     assert "No new upgrade operations detected" in check.stdout + check.stderr
-    load = flask("content", "load", url=empty_database_url)
+    load = flask_command("content", "load", url=empty_database_url)
     assert load.stdout.splitlines() == [
         "Testimonials: 4 added, 0 updated, 0 unchanged.",
         "US ZIP codes: 41914 stored.",

@@ -13,7 +13,6 @@ import hmac
 import http.client
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -25,10 +24,8 @@ from sqlalchemy import select
 from microsite.extensions import db
 from microsite.models import Referral
 from microsite.referrals import new_code
-from tests.conftest import missing_service
+from tests.helpers import BROWSER_UA, ROOT, free_port, missing_service
 
-ROOT = Path(__file__).resolve().parent.parent
-BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
 LIMIT = 4
 STARTUP_DEADLINE = 120  # seconds for a server to answer /healthz; only a broken start reaches it
 
@@ -50,17 +47,11 @@ def redis_url() -> str:
     return url
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def get(port: int, path: str) -> int:
     """The status of GET ``path``, redirects not followed."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        connection.request("GET", path, headers={"User-Agent": BROWSER})
+        connection.request("GET", path, headers={"User-Agent": BROWSER_UA})
         return connection.getresponse().status
     finally:
         connection.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 
 import pytest
 
@@ -14,7 +13,7 @@ from microsite.config import ConfigError
 from microsite.extensions import db, limiter
 from microsite.models import Lead
 from microsite.web.security import CONTENT_SECURITY_POLICY
-from tests.conftest import VALID_APPLICATION, form_filler, share_form_for
+from tests.helpers import VALID_APPLICATION, form_filler, free_port, share_form_for
 
 
 def every_get_path(app) -> list[str]:
@@ -174,17 +173,11 @@ def test_behind_a_trusted_proxy_the_real_client_is_seen(make_app):
     assert (first.status_code, other.status_code, again.status_code) == (303, 303, 429)
 
 
-def a_closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def limit_storage_down(make_app):
     app = make_app(
         RATELIMIT_ENABLED=True,
-        RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{a_closed_port()}",
+        RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}",
         APPLY_RATE_LIMIT="1 per hour",
     )
     yield app

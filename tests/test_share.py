@@ -7,23 +7,11 @@ import logging
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from microsite.extensions import db
 from microsite.models import OutboxMessage, Referral
-from tests.conftest import share_form_for
-
-
-def rows(app, model):
-    with app.app_context():
-        found = list(db.session.scalars(select(model).order_by(model.id)))
-        db.session.expunge_all()
-        return found
-
-
-def count(app, model) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model))
+from tests.helpers import VALID_APPLICATION, count, form_filler, rows, share_form_for
 
 
 def test_the_form_has_the_contract_fields_and_no_free_text(client):
@@ -258,15 +246,9 @@ def test_the_default_share_limit_is_5_per_hour_and_20_per_day(app):
 
 
 def test_the_apply_rate_limit_keeps_the_input(make_app):
-    from tests.conftest import VALID_APPLICATION, rendered_hidden_fields
-
     app = make_app(RATELIMIT_ENABLED=True, APPLY_RATE_LIMIT="1 per hour")
     client = app.test_client()
-
-    def fill(**answers):
-        hidden = rendered_hidden_fields(client.get("/apply").get_data(as_text=True))
-        return {**hidden, **VALID_APPLICATION, **answers}
-
+    fill = form_filler(client, "/apply", VALID_APPLICATION)
     assert client.post("/apply", data=fill()).status_code == 303
     limited = client.post("/apply", data=fill(name="Second Try"))
     assert limited.status_code == 429

@@ -4,7 +4,6 @@ a database that holds rows is refused."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,22 +14,9 @@ from sqlalchemy import func, select
 from microsite import create_app
 from microsite.extensions import db
 from microsite.models import Lead, LeadMatch, OutboxMessage, Referral
-from tests.conftest import VALID_APPLICATION, VALID_SHARE, dispose, form_filler
+from tests.helpers import ROOT, VALID_APPLICATION, VALID_SHARE, dispose, flask_command, form_filler
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.postgresql_only("copies into the run's PostgreSQL server")
-
-
-def flask(*args: str, url: str) -> None:
-    environment = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "s" * 40}
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "microsite", *args],
-        cwd=ROOT,
-        env=environment,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
 
 
 def copy(sqlite_file: Path, url: str) -> subprocess.CompletedProcess:
@@ -53,8 +39,8 @@ def counts(app) -> dict:
 
 def test_a_sqlite_database_is_copied_row_for_row_and_ids_go_on(tmp_path, empty_database_url):
     sqlite_file = tmp_path / "old.sqlite3"
-    flask("db", "upgrade", url=f"sqlite:///{sqlite_file}")
-    flask("db", "upgrade", url=empty_database_url)
+    flask_command("db", "upgrade", url=f"sqlite:///{sqlite_file}", check=True)
+    flask_command("db", "upgrade", url=empty_database_url, check=True)
     settings = {"TESTING": True, "SECRET_KEY": "s" * 40, "INSTANCE_PATH": tmp_path / "instance"}
     old = create_app({**settings, "DATABASE_URL": f"sqlite:///{sqlite_file}"})
     client = old.test_client()

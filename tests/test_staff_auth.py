@@ -12,12 +12,18 @@ from sqlalchemy import select
 
 from microsite import auth
 from microsite.extensions import db
-from microsite.leads import CONSENT_VERSION
 from microsite.models import Lead, StaffUser, StatusChange, utcnow
-from tests.conftest import rendered_hidden_fields
+from tests.helpers import (
+    STAFF_EMAIL,
+    STAFF_PASSWORD,
+    add_lead,
+    create_staff_user,
+    csrf_token,
+    log_in,
+    rendered_hidden_fields,
+    staff_routes,
+)
 
-STAFF_EMAIL = "navigator@example.com"
-STAFF_PASSWORD = "correct horse battery"
 OTHER_EMAIL = "other.navigator@example.com"
 OTHER_PASSWORD = "another long password"
 WRONG_MESSAGE = "The email address or password is not right"
@@ -25,65 +31,7 @@ THROTTLE_MESSAGE = "sign-in is paused for a minute after several wrong attempts"
 CSV_ROUTES = {"/staff/leads.csv", "/staff/referrals.csv"}
 
 
-# --- helpers and fixtures, shared with test_staff_pages.py -------------------------------
-
-
-def create_user(app, email: str = STAFF_EMAIL, password: str = STAFF_PASSWORD) -> int:
-    with app.app_context():
-        return auth.create_staff(email, password).id
-
-
-@pytest.fixture
-def staff(app) -> int:
-    """The id of a staff user who signs in with STAFF_EMAIL and STAFF_PASSWORD."""
-    return create_user(app)
-
-
-def csrf_token(client, path: str = "/staff/login") -> str:
-    """The token a browser would send back: read from the rendered page."""
-    page = client.get(path)
-    assert page.status_code == 200, path
-    return rendered_hidden_fields(page.get_data(as_text=True))["csrf_token"]
-
-
-def log_in(
-    client, email: str = STAFF_EMAIL, password: str = STAFF_PASSWORD, next: str | None = None
-):
-    token = csrf_token(client)
-    return client.post(
-        "/staff/login",
-        query_string=None if next is None else {"next": next},
-        data={"csrf_token": token, "email": email, "password": password},
-    )
-
-
-@pytest.fixture
-def signed_in(client, staff):
-    """The client, signed in as the staff user."""
-    response = log_in(client)
-    assert response.status_code == 303
-    return client
-
-
-def add_lead(app, **columns) -> int:
-    """A lead stored directly, with any column given (created_at must be aware)."""
-    values = {
-        "role": "parent",
-        "patient_age": 7,
-        "diagnosis": "neuroblastoma",
-        "country": "GB",
-        "name": "Alex Example",
-        "email": "alex@example.com",
-        "contact_method": "email",
-        "consent_version": CONSENT_VERSION,
-        "consent_at": utcnow(),
-        **columns,
-    }
-    with app.app_context():
-        lead = Lead(**values)
-        db.session.add(lead)
-        db.session.commit()
-        return lead.id
+# --- helpers ---------------------------------------------------------------------------
 
 
 def session_values(client) -> dict:
@@ -105,19 +53,6 @@ def redirect_target(response) -> tuple[str, str | None]:
 
 def is_sign_in_redirect(response, next: str | None) -> bool:
     return response.status_code == 302 and redirect_target(response) == ("/staff/login", next)
-
-
-def staff_routes(app) -> list[tuple[str, str]]:
-    """(method, path) of every GET or POST route of the staff blueprint but the sign-in
-    page, straight from the URL map, with every <int:...> argument filled with 1."""
-    found = []
-    for rule in app.url_map.iter_rules():
-        if not rule.endpoint.startswith("staff.") or rule.endpoint in {"staff.login"}:
-            continue
-        path = re.sub(r"<(?:[^:<>]+:)?[^<>]+>", "1", rule.rule)
-        for method in sorted(rule.methods & {"GET", "POST"}):
-            found.append((method, path))
-    return sorted(found)
 
 
 def anonymous_refusals(app) -> list[str]:
@@ -264,7 +199,7 @@ def test_the_email_matches_whatever_its_case(client, staff, typed):
 
 
 def test_a_user_created_with_capitals_signs_in_in_lower_case(client, app):
-    create_user(app, "Mixed.Case@Example.COM")
+    create_staff_user(app, "Mixed.Case@Example.COM")
     assert log_in(client, "mixed.case@example.com").status_code == 303
 
 
@@ -296,11 +231,11 @@ def test_a_disabled_user_cannot_sign_in(client, app, staff):
     assert client.get("/staff/").status_code == 302
 
 
-def test_disabling_a_user_ends_their_open_session(signed_in, app):
-    assert signed_in.get("/staff/").status_code == 200
+def test_disabling_a_user_ends_their_open_session(staff_client, app):
+    assert staff_client.get("/staff/").status_code == 200
     with app.app_context():
         auth.disable(STAFF_EMAIL)
-    assert is_sign_in_redirect(signed_in.get("/staff/"), "/staff/")
+    assert is_sign_in_redirect(staff_client.get("/staff/"), "/staff/")
 
 
 def test_signing_in_records_the_time(client, app, staff):
@@ -409,24 +344,24 @@ def test_the_page_asked_for_is_the_page_reached_after_sign_in(client, staff):
 # --- signing out -------------------------------------------------------------------------
 
 
-def test_sign_out_is_post_only(signed_in):
-    assert signed_in.get("/staff/logout").status_code == 405
-    assert signed_in.get("/staff/").status_code == 200  # still signed in
+def test_sign_out_is_post_only(staff_client):
+    assert staff_client.get("/staff/logout").status_code == 405
+    assert staff_client.get("/staff/").status_code == 200  # still signed in
 
 
-def test_sign_out_needs_a_csrf_token(signed_in):
-    response = signed_in.post("/staff/logout")
+def test_sign_out_needs_a_csrf_token(staff_client):
+    response = staff_client.post("/staff/logout")
     assert response.status_code == 400
-    assert signed_in.get("/staff/").status_code == 200  # still signed in
+    assert staff_client.get("/staff/").status_code == 200  # still signed in
 
 
-def test_sign_out_ends_the_session(signed_in):
-    token = csrf_token(signed_in, "/staff/")
-    response = signed_in.post("/staff/logout", data={"csrf_token": token})
+def test_sign_out_ends_the_session(staff_client):
+    token = csrf_token(staff_client, "/staff/")
+    response = staff_client.post("/staff/logout", data={"csrf_token": token})
     assert response.status_code == 303
     assert response.headers["Location"] == "/staff/login"
-    assert "_user_id" not in session_values(signed_in)
-    assert is_sign_in_redirect(signed_in.get("/staff/"), "/staff/")
+    assert "_user_id" not in session_values(staff_client)
+    assert is_sign_in_redirect(staff_client.get("/staff/"), "/staff/")
 
 
 # --- throttling --------------------------------------------------------------------------
@@ -435,11 +370,9 @@ def test_sign_out_ends_the_session(signed_in):
 @pytest.fixture
 def limited_app(make_app):
     app = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute")
-    create_user(app)
-    create_user(app, OTHER_EMAIL, OTHER_PASSWORD)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    create_staff_user(app)
+    create_staff_user(app, OTHER_EMAIL, OTHER_PASSWORD)
+    return app
 
 
 def client_at(app, address: str):
@@ -535,38 +468,38 @@ def ago(**delta) -> float:
     return (utcnow() - timedelta(**delta)).timestamp()
 
 
-def test_a_session_idle_for_31_minutes_ends(signed_in):
-    set_session(signed_in, staff_seen=ago(minutes=31))
-    assert is_sign_in_redirect(signed_in.get("/staff/"), "/staff/")
-    assert "_user_id" not in session_values(signed_in)
-    assert is_sign_in_redirect(signed_in.get("/staff/"), "/staff/")
+def test_a_session_idle_for_31_minutes_ends(staff_client):
+    set_session(staff_client, staff_seen=ago(minutes=31))
+    assert is_sign_in_redirect(staff_client.get("/staff/"), "/staff/")
+    assert "_user_id" not in session_values(staff_client)
+    assert is_sign_in_redirect(staff_client.get("/staff/"), "/staff/")
 
 
-def test_a_session_older_than_8_hours_ends_even_when_busy(signed_in):
-    set_session(signed_in, staff_since=ago(hours=8, minutes=1), staff_seen=ago(minutes=1))
-    assert is_sign_in_redirect(signed_in.get("/staff/"), "/staff/")
-    assert "_user_id" not in session_values(signed_in)
+def test_a_session_older_than_8_hours_ends_even_when_busy(staff_client):
+    set_session(staff_client, staff_since=ago(hours=8, minutes=1), staff_seen=ago(minutes=1))
+    assert is_sign_in_redirect(staff_client.get("/staff/"), "/staff/")
+    assert "_user_id" not in session_values(staff_client)
 
 
-def test_a_session_within_its_limits_goes_on_and_is_refreshed(signed_in):
+def test_a_session_within_its_limits_goes_on_and_is_refreshed(staff_client):
     idle = ago(minutes=29)
-    set_session(signed_in, staff_since=ago(hours=7, minutes=59), staff_seen=idle)
-    assert signed_in.get("/staff/").status_code == 200
-    seen = session_values(signed_in)["staff_seen"]
+    set_session(staff_client, staff_since=ago(hours=7, minutes=59), staff_seen=idle)
+    assert staff_client.get("/staff/").status_code == 200
+    seen = session_values(staff_client)["staff_seen"]
     assert seen > idle + 28 * 60
     assert seen <= utcnow().timestamp()
 
 
 @pytest.mark.parametrize("missing", ["staff_since", "staff_seen"])
-def test_a_session_without_its_times_ends(signed_in, missing):
-    with signed_in.session_transaction() as session:
+def test_a_session_without_its_times_ends(staff_client, missing):
+    with staff_client.session_transaction() as session:
         del session[missing]
-    assert is_sign_in_redirect(signed_in.get("/staff/"), "/staff/")
+    assert is_sign_in_redirect(staff_client.get("/staff/"), "/staff/")
 
 
-def test_an_expired_session_ends_a_csv_export_with_401(signed_in):
-    set_session(signed_in, staff_seen=ago(minutes=31))
-    response = signed_in.get("/staff/leads.csv")
+def test_an_expired_session_ends_a_csv_export_with_401(staff_client):
+    set_session(staff_client, staff_seen=ago(minutes=31))
+    response = staff_client.get("/staff/leads.csv")
     assert response.status_code == 401
     assert "id,created_at" not in response.get_data(as_text=True)
 
@@ -574,18 +507,18 @@ def test_an_expired_session_ends_a_csv_export_with_401(signed_in):
 # --- CSRF on staff actions ---------------------------------------------------------------
 
 
-def test_a_status_change_without_a_csrf_token_fails_and_changes_nothing(signed_in, app, staff):
+def test_a_status_change_without_a_csrf_token_fails_and_changes_nothing(staff_client, app, staff):
     lead_id = add_lead(app)
-    response = signed_in.post(f"/staff/leads/{lead_id}/status", data={"status": "contacted"})
+    response = staff_client.post(f"/staff/leads/{lead_id}/status", data={"status": "contacted"})
     assert response.status_code == 400
     with app.app_context():
         assert db.session.get(Lead, lead_id).status == "new"
         assert db.session.scalars(select(StatusChange)).all() == []
 
 
-def test_a_status_change_with_a_forged_token_fails(signed_in, app, staff):
+def test_a_status_change_with_a_forged_token_fails(staff_client, app, staff):
     lead_id = add_lead(app)
-    response = signed_in.post(
+    response = staff_client.post(
         f"/staff/leads/{lead_id}/status", data={"status": "contacted", "csrf_token": "forged"}
     )
     assert response.status_code == 400

@@ -3,72 +3,65 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from microsite.extensions import db
 from microsite.models import StaffUser
-from tests.test_staff_auth import log_in
+from tests.helpers import STAFF_EMAIL, STAFF_PASSWORD, count, log_in
 
-EMAIL = "navigator@example.com"
-PASSWORD = "long-enough-password"
 NEW_PASSWORD = "another-long-password"
 
 
-def user(app, email: str = EMAIL) -> StaffUser | None:
+def user(app, email: str = STAFF_EMAIL) -> StaffUser | None:
     with app.app_context():
         found = db.session.scalar(select(StaffUser).filter_by(email=email))
         db.session.expunge_all()
         return found
 
 
-def user_count(app) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(StaffUser))
-
-
-def create(runner, email: str = EMAIL, password: str = PASSWORD):
+def create(runner, email: str = STAFF_EMAIL, password: str = STAFF_PASSWORD):
     return runner.invoke(args=["staff", "create", email, "--password-stdin"], input=password + "\n")
 
 
 def test_create_reads_the_password_from_stdin(app, runner):
     result = create(runner)
     assert result.exit_code == 0, result.output
-    assert result.output == f"Staff user {EMAIL} created.\n"
+    assert result.output == f"Staff user {STAFF_EMAIL} created.\n"
     created = user(app)
     assert created.password_hash.startswith("scrypt:")
-    assert check_password_hash(created.password_hash, PASSWORD)
-    assert PASSWORD not in created.password_hash
+    assert check_password_hash(created.password_hash, STAFF_PASSWORD)
+    assert STAFF_PASSWORD not in created.password_hash
     assert created.active is True and created.last_login_at is None
-    assert log_in(app.test_client(), EMAIL, PASSWORD).status_code == 303
+    assert log_in(app.test_client(), STAFF_EMAIL, STAFF_PASSWORD).status_code == 303
 
 
 def test_create_stores_the_email_in_lower_case(app, runner):
     result = create(runner, "  Navigator@EXAMPLE.com ")
     assert result.exit_code == 0, result.output
-    assert user(app).email == EMAIL
+    assert user(app).email == STAFF_EMAIL
 
 
 def test_a_password_from_stdin_keeps_its_spaces_but_not_the_line_ending(app, runner):
     result = runner.invoke(
-        args=["staff", "create", EMAIL, "--password-stdin"], input=" spaced password \r\n"
+        args=["staff", "create", STAFF_EMAIL, "--password-stdin"], input=" spaced password \r\n"
     )
     assert result.exit_code == 0, result.output
     assert check_password_hash(user(app).password_hash, " spaced password ")
 
 
 def test_create_asks_twice_for_the_password(app, runner):
-    result = runner.invoke(args=["staff", "create", EMAIL], input=f"{PASSWORD}\n{PASSWORD}\n")
+    result = runner.invoke(args=["staff", "create", STAFF_EMAIL], input=f"{STAFF_PASSWORD}\n{STAFF_PASSWORD}\n")
     assert result.exit_code == 0, result.output
     assert result.output.count("Password") == 1 and "Repeat for confirmation" in result.output
-    assert PASSWORD not in result.output  # the typing is hidden
-    assert result.output.endswith(f"Staff user {EMAIL} created.\n")
-    assert check_password_hash(user(app).password_hash, PASSWORD)
+    assert STAFF_PASSWORD not in result.output  # the typing is hidden
+    assert result.output.endswith(f"Staff user {STAFF_EMAIL} created.\n")
+    assert check_password_hash(user(app).password_hash, STAFF_PASSWORD)
 
 
 def test_a_confirmation_that_does_not_match_asks_again(app, runner):
-    typed = f"{PASSWORD}\nsomething-else-entirely\n{NEW_PASSWORD}\n{NEW_PASSWORD}\n"
-    result = runner.invoke(args=["staff", "create", EMAIL], input=typed)
+    typed = f"{STAFF_PASSWORD}\nsomething-else-entirely\n{NEW_PASSWORD}\n{NEW_PASSWORD}\n"
+    result = runner.invoke(args=["staff", "create", STAFF_EMAIL], input=typed)
     assert result.exit_code == 0, result.output
     assert "Error: The two entered values do not match." in result.output
     assert check_password_hash(user(app).password_hash, NEW_PASSWORD)
@@ -76,12 +69,12 @@ def test_a_confirmation_that_does_not_match_asks_again(app, runner):
 
 def test_a_confirmation_that_never_matches_creates_nobody(app, runner):
     result = runner.invoke(
-        args=["staff", "create", EMAIL], input=f"{PASSWORD}\nsomething-else-entirely\n"
+        args=["staff", "create", STAFF_EMAIL], input=f"{STAFF_PASSWORD}\nsomething-else-entirely\n"
     )
     assert result.exit_code == 1
     assert "Error: The two entered values do not match." in result.output
     assert "Aborted!" in result.output
-    assert user_count(app) == 0
+    assert count(app, StaffUser) == 0
 
 
 @pytest.mark.parametrize("password", ["", "short", "elevenchars"])
@@ -89,22 +82,22 @@ def test_a_short_password_is_refused(app, runner, password):
     result = create(runner, password=password)
     assert result.exit_code != 0
     assert result.output == "Error: a password needs at least 12 characters\n"
-    assert user_count(app) == 0
+    assert count(app, StaffUser) == 0
 
 
 def test_a_password_of_12_characters_is_accepted(app, runner):
     assert create(runner, password="twelve-chars").exit_code == 0
-    assert user_count(app) == 1
+    assert count(app, StaffUser) == 1
 
 
-@pytest.mark.parametrize("email", [EMAIL, EMAIL.upper(), f" {EMAIL}"])
+@pytest.mark.parametrize("email", [STAFF_EMAIL, STAFF_EMAIL.upper(), f" {STAFF_EMAIL}"])
 def test_a_duplicate_email_is_refused(app, runner, email):
     assert create(runner).exit_code == 0
     result = create(runner, email, NEW_PASSWORD)
     assert result.exit_code != 0
-    assert result.output == f"Error: a staff user {EMAIL} exists already\n"
-    assert user_count(app) == 1
-    assert check_password_hash(user(app).password_hash, PASSWORD)  # unchanged
+    assert result.output == f"Error: a staff user {STAFF_EMAIL} exists already\n"
+    assert count(app, StaffUser) == 1
+    assert check_password_hash(user(app).password_hash, STAFF_PASSWORD)  # unchanged
 
 
 @pytest.mark.parametrize("email", ["not-an-email", "a@", "@example.com", "two@@example.com", ""])
@@ -113,11 +106,11 @@ def test_a_bad_email_is_refused(app, runner, email):
     assert result.exit_code != 0
     assert result.output.startswith("Error: not an email address: ")
     assert result.output.count("\n") == 1
-    assert user_count(app) == 0
+    assert count(app, StaffUser) == 0
 
 
 def test_create_needs_an_email(runner):
-    result = runner.invoke(args=["staff", "create", "--password-stdin"], input=PASSWORD + "\n")
+    result = runner.invoke(args=["staff", "create", "--password-stdin"], input=STAFF_PASSWORD + "\n")
     assert result.exit_code == 2
     assert "Missing argument 'EMAIL'" in result.output
 
@@ -125,22 +118,22 @@ def test_create_needs_an_email(runner):
 def test_set_password_replaces_the_password(app, runner):
     create(runner)
     result = runner.invoke(
-        args=["staff", "set-password", EMAIL, "--password-stdin"], input=NEW_PASSWORD + "\n"
+        args=["staff", "set-password", STAFF_EMAIL, "--password-stdin"], input=NEW_PASSWORD + "\n"
     )
     assert result.exit_code == 0, result.output
-    assert result.output == f"Password of {EMAIL} changed.\n"
+    assert result.output == f"Password of {STAFF_EMAIL} changed.\n"
     changed = user(app)
     assert changed.password_hash.startswith("scrypt:")
     assert check_password_hash(changed.password_hash, NEW_PASSWORD)
     client = app.test_client()
-    assert log_in(client, EMAIL, PASSWORD).status_code == 401
-    assert log_in(client, EMAIL, NEW_PASSWORD).status_code == 303
+    assert log_in(client, STAFF_EMAIL, STAFF_PASSWORD).status_code == 401
+    assert log_in(client, STAFF_EMAIL, NEW_PASSWORD).status_code == 303
 
 
 def test_set_password_asks_twice(app, runner):
     create(runner)
     result = runner.invoke(
-        args=["staff", "set-password", EMAIL], input=f"{NEW_PASSWORD}\n{NEW_PASSWORD}\n"
+        args=["staff", "set-password", STAFF_EMAIL], input=f"{NEW_PASSWORD}\n{NEW_PASSWORD}\n"
     )
     assert result.exit_code == 0, result.output
     assert "Repeat for confirmation" in result.output
@@ -150,34 +143,34 @@ def test_set_password_asks_twice(app, runner):
 def test_set_password_refuses_a_short_password(app, runner):
     create(runner)
     result = runner.invoke(
-        args=["staff", "set-password", EMAIL, "--password-stdin"], input="short\n"
+        args=["staff", "set-password", STAFF_EMAIL, "--password-stdin"], input="short\n"
     )
     assert result.exit_code != 0
     assert result.output == "Error: a password needs at least 12 characters\n"
-    assert check_password_hash(user(app).password_hash, PASSWORD)
+    assert check_password_hash(user(app).password_hash, STAFF_PASSWORD)
 
 
 def test_disable_stops_sign_in(app, runner):
     create(runner)
     client = app.test_client()
-    assert log_in(client, EMAIL, PASSWORD).status_code == 303
-    result = runner.invoke(args=["staff", "disable", EMAIL.upper()])
+    assert log_in(client, STAFF_EMAIL, STAFF_PASSWORD).status_code == 303
+    result = runner.invoke(args=["staff", "disable", STAFF_EMAIL.upper()])
     assert result.exit_code == 0, result.output
-    assert result.output == f"Staff user {EMAIL} disabled.\n"
+    assert result.output == f"Staff user {STAFF_EMAIL} disabled.\n"
     assert user(app).active is False
     assert client.get("/staff/").status_code == 302  # the open session ends too
-    assert log_in(app.test_client(), EMAIL, PASSWORD).status_code == 401
+    assert log_in(app.test_client(), STAFF_EMAIL, STAFF_PASSWORD).status_code == 401
 
 
 def test_set_password_enables_a_disabled_user(app, runner):
     create(runner)
-    runner.invoke(args=["staff", "disable", EMAIL])
+    runner.invoke(args=["staff", "disable", STAFF_EMAIL])
     result = runner.invoke(
-        args=["staff", "set-password", EMAIL, "--password-stdin"], input=NEW_PASSWORD + "\n"
+        args=["staff", "set-password", STAFF_EMAIL, "--password-stdin"], input=NEW_PASSWORD + "\n"
     )
     assert result.exit_code == 0, result.output
     assert user(app).active is True
-    assert log_in(app.test_client(), EMAIL, NEW_PASSWORD).status_code == 303
+    assert log_in(app.test_client(), STAFF_EMAIL, NEW_PASSWORD).status_code == 303
 
 
 @pytest.mark.parametrize(

@@ -7,68 +7,20 @@ import logging
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from microsite.extensions import db
-from microsite.models import Lead, LeadMatch, Trial, TrialSite, utcnow
+from microsite.models import Lead, LeadMatch, Trial
 from microsite.trials import matching, synonyms
+from tests.helpers import add_lead, add_trial, count, lead_values, rows
 
-DAY = date(2026, 10, 1)
-
-
-def add_trial(
-    app,
-    nct_id: str,
-    conditions=("Neuroblastoma",),
-    keywords=(),
-    status="RECRUITING",
-    min_age=None,
-    max_age=None,
-    sites=(),
-    updated=DAY,
-    phases=("PHASE2",),
-    diagnoses: str | None = None,
-) -> None:
-    """A trial as the importer stores it; ``sites`` are (country_code, status[, facility,
-    city]) tuples."""
-    with app.app_context():
-        trial = Trial(
-            nct_id=nct_id,
-            brief_title=f"Study {nct_id}",
-            overall_status=status,
-            phases=list(phases),
-            conditions=list(conditions),
-            keywords=list(keywords),
-            min_age_months=min_age,
-            max_age_months=max_age,
-            last_update_on=updated,
-            diagnoses=diagnoses
-            if diagnoses is not None
-            else synonyms.diagnoses_key([*conditions, *keywords]),
-        )
-        for number, (country, site_status, *names) in enumerate(sites, start=1):
-            facility, city = names if names else (f"Hospital {number}", f"City {number}")
-            trial.sites.append(
-                TrialSite(facility=facility, city=city, country_code=country, status=site_status)
-            )
-        db.session.add(trial)
-        db.session.commit()
+# The lead of these tests: a neuroblastoma patient of 6 in Sweden.
+MAYA = {"patient_age": 6, "country": "SE", "name": "Maya", "email": "maya@example.com"}
 
 
 def a_lead(**answers) -> Lead:
-    values = {
-        "role": "parent",
-        "patient_age": 6,
-        "diagnosis": "neuroblastoma",
-        "country": "SE",
-        "name": "Maya",
-        "email": "maya@example.com",
-        "contact_method": "email",
-        "consent_version": "v1",
-        "consent_at": utcnow(),
-        **answers,
-    }
-    return Lead(**values)
+    """An unsaved lead, for matching alone."""
+    return Lead(**lead_values(**{**MAYA, **answers}))
 
 
 def matched(app, **answers) -> list[str]:
@@ -270,11 +222,7 @@ def stored(app, lead_id: int) -> list[LeadMatch]:
 
 
 def saved_lead(app, **answers) -> int:
-    with app.app_context():
-        lead = a_lead(**answers)
-        db.session.add(lead)
-        db.session.commit()
-        return lead.id
+    return add_lead(app, **{**MAYA, **answers})
 
 
 def store(app, lead_id: int) -> None:
@@ -313,11 +261,26 @@ def test_the_snapshot_holds_what_is_shown(app):
         "min_age_months": 3,
         "max_age_months": 263,
         "ages": "3 months to 21 years 11 months",
+        "ranked_by": "country",  # no postal code given
+        "recruiting_sites": 5,
+        "nearest_km": None,
+        "within_travel": None,
         "sites": [
-            {"facility": "Karolinska University Hospital", "city": "Stockholm"},
-            {"facility": "Sahlgrenska University Hospital", "city": "Göteborg"},
-            {"facility": "Uppsala University Hospital", "city": "Uppsala"},
+            swedish_site("Karolinska University Hospital", "Stockholm"),
+            swedish_site("Sahlgrenska University Hospital", "Göteborg"),
+            swedish_site("Uppsala University Hospital", "Uppsala"),
         ],
+    }
+
+
+def swedish_site(facility: str, city: str) -> dict:
+    return {
+        "facility": facility,
+        "city": city,
+        "state": "",
+        "country_code": "SE",
+        "distance_km": None,
+        "contact": {"name": "", "phone": "", "email": ""},
     }
 
 
@@ -390,8 +353,7 @@ def test_phases_in_words(phases, label):
 
 
 def lead_ids(app) -> list[int]:
-    with app.app_context():
-        return list(db.session.scalars(select(Lead.id).order_by(Lead.id)))
+    return [lead.id for lead in rows(app, Lead)]
 
 
 def test_an_application_is_matched_when_it_is_stored(app, client, apply_form):
@@ -404,7 +366,8 @@ def test_an_application_is_matched_when_it_is_stored(app, client, apply_form):
     [lead_id] = lead_ids(app)
     [match] = stored(app, lead_id)
     assert match.nct_id == "NCT99990001"
-    assert match.shown["sites"] == [{"facility": "Great Ormond Street Hospital", "city": "London"}]
+    [site] = match.shown["sites"]
+    assert (site["facility"], site["city"]) == ("Great Ormond Street Hospital", "London")
 
 
 def test_a_double_submission_is_matched_once(app, client, apply_form):
@@ -413,8 +376,7 @@ def test_a_double_submission_is_matched_once(app, client, apply_form):
     client.post("/apply", data=data)
     client.post("/apply", data=data)
     [lead_id] = lead_ids(app)
-    with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(LeadMatch)) == 1
+    assert count(app, LeadMatch) == 1
 
 
 def test_a_matching_failure_keeps_the_lead_without_matches(

@@ -12,8 +12,7 @@ from sqlalchemy import select
 
 from microsite.extensions import db
 from microsite.models import Lead, LeadMatch, Trial, TrialImport
-from tests.conftest import rendered_hidden_fields
-from tests.test_trials_matching import add_trial
+from tests.helpers import add_lead, add_trial, rendered_hidden_fields, rows
 
 SWEDISH_SITES = [
     ("SE", "RECRUITING", "Karolinska University Hospital", "Stockholm"),
@@ -49,10 +48,8 @@ def apply(client, apply_form, **answers):
 
 
 def the_lead(app) -> Lead:
-    with app.app_context():
-        [lead] = db.session.scalars(select(Lead))
-        db.session.expunge(lead)
-        return lead
+    [lead] = rows(app, Lead)
+    return lead
 
 
 def stored_ids(app, lead_id: int) -> list[str]:
@@ -331,48 +328,17 @@ def test_leads_csv_ends_with_the_matched_nct_ids_in_rank_order(
     add_catalog(app)
     apply(client, apply_form)
     first = the_lead(app)
+    same = ("patient_age", "diagnosis", "country", "name", "email")
+    second, _third = (add_lead(app, **{c: getattr(first, c) for c in same}) for _ in range(2))
     with app.app_context():
-        second = Lead(
-            **{
-                c: getattr(first, c)
-                for c in (
-                    "role",
-                    "patient_age",
-                    "diagnosis",
-                    "country",
-                    "name",
-                    "email",
-                    "contact_method",
-                    "consent_version",
-                    "consent_at",
-                )
-            }
-        )
-        third = Lead(
-            **{
-                c: getattr(first, c)
-                for c in (
-                    "role",
-                    "patient_age",
-                    "diagnosis",
-                    "country",
-                    "name",
-                    "email",
-                    "contact_method",
-                    "consent_version",
-                    "consent_at",
-                )
-            }
-        )
-        db.session.add_all([second, third])
-        db.session.flush()
         # Stored out of rank order: the column follows the rank, not the row order.
         for rank, nct_id in [(3, "NCT99990103"), (1, "NCT99990101"), (2, "NCT99990102")]:
-            db.session.add(LeadMatch(lead_id=second.id, rank=rank, nct_id=nct_id, shown={}))
+            db.session.add(LeadMatch(lead_id=second, rank=rank, nct_id=nct_id, shown={}))
         db.session.commit()
-    header, *rows = csv_rows(staff_client)
-    assert header[-1] == "matched_nct_ids"
-    assert [row[-1] for row in rows] == [
+    header, *records = csv_rows(staff_client)
+    column = header.index("matched_nct_ids")
+    assert header[column - 1] == "utm_term"  # appended after the original columns
+    assert [record[column] for record in records] == [
         "NCT99990001 NCT99990002 NCT99990003",
         "NCT99990101 NCT99990102 NCT99990103",
         "",

@@ -10,7 +10,7 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from microsite.extensions import db
 from microsite.mail import send_due
@@ -20,31 +20,23 @@ from microsite.models import (
     LeadNote,
     OutboxMessage,
     Referral,
+    StaffUser,
     StatusChange,
     utcnow,
 )
-from tests.conftest import VALID_APPLICATION, form_filler, rendered_hidden_fields, share_form_for
+from tests.helpers import (
+    PUBLIC_URL,
+    count,
+    create_staff_user,
+    rendered_hidden_fields,
+    rows,
+    share_form_for,
+    submit_application,
+)
 
 
-def apply(app, **answers):
-    client = app.test_client()
-    with client.post(
-        "/apply", data=form_filler(client, "/apply", VALID_APPLICATION)(**answers)
-    ) as response:
-        assert response.status_code == 303
-    return client
-
-
-def count(app, model, *where) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model).where(*where))
-
-
-def messages(app, kind) -> list[OutboxMessage]:
-    with app.app_context():
-        found = list(db.session.scalars(select(OutboxMessage).filter_by(kind=kind)))
-        db.session.expunge_all()
-        return found
+def messages(app, kind: str) -> list[OutboxMessage]:
+    return rows(app, OutboxMessage, OutboxMessage.kind == kind)
 
 
 def mail_files(app) -> list[Path]:
@@ -53,12 +45,12 @@ def mail_files(app) -> list[Path]:
 
 def withdraw_path(app) -> str:
     [message] = messages(app, "confirmation")
-    [url] = re.findall(r"http://localhost:5000(/withdraw/\S+)", message.body_text)
+    [url] = re.findall(rf"{re.escape(PUBLIC_URL)}(/withdraw/\S+)", message.body_text)
     return url
 
 
 def test_the_applicant_gets_a_confirmation_without_health_data(app):
-    apply(app, diagnosis="other", diagnosis_other="Very rare tumor", patient_age="4")
+    submit_application(app, diagnosis="other", diagnosis_other="Very rare tumor", patient_age="4")
     [message] = messages(app, "confirmation")
     assert message.to_address == "alex@example.com"
     assert message.status == "sent"  # written as a file: no MAIL_SERVER in tests
@@ -76,12 +68,12 @@ def test_an_unsubscribe_from_referrals_does_not_stop_the_confirmation(app):
     with app.app_context():
         suppress(address_digest("alex@example.com"))
         db.session.commit()
-    apply(app)
+    submit_application(app)
     assert [m.status for m in messages(app, "confirmation")] == ["sent"]
 
 
 def test_withdrawal_shows_a_confirmation_page_then_erases_everything(app):
-    client = apply(app)
+    client = submit_application(app)
     client.post("/share", data=share_form_for(client)())  # a referral the applicant sent
     path = withdraw_path(app)
     page = app.test_client().get(path)
@@ -117,19 +109,19 @@ def test_a_forged_withdraw_link_is_refused(client):
 def person_with_history(app):
     """Two leads of one person (different case), with a note, a status change, referrals
     sent and received, and mail; plus another person's lead that must survive."""
-    from microsite.auth import create_staff
     from microsite.leads import add_note, change_status
 
-    client = apply(app, email="Erin@Example.com")
+    staff_id = create_staff_user(app)
+    client = submit_application(app, email="Erin@Example.com")
     client.post("/share", data=share_form_for(client)(friend_email="friend@example.com"))
-    apply(app, email="erin@example.com")
+    submit_application(app, email="erin@example.com")
     sharer = app.test_client()
     sharer.post(
         "/share", data=share_form_for(sharer)(friend_email="erin@example.com", sender_name="Other")
     )
-    apply(app, email="keep@example.com", name="Keep Me")
+    submit_application(app, email="keep@example.com", name="Keep Me")
     with app.app_context():
-        staff = create_staff("nav@example.com", "a-long-enough-password")
+        staff = db.session.get(StaffUser, staff_id)
         lead = db.session.scalar(select(Lead).filter_by(email="Erin@example.com"))
         add_note(lead, "Called, left a message", staff)
         change_status(lead, "contacted", staff)
@@ -144,12 +136,11 @@ def test_erase_deletes_everything_about_one_person(app, person_with_history, cap
     assert result.output == "Deleted: 2 leads, 1 notes, 4 referrals, 4 messages, 4 mail files.\n"
     with app.app_context():
         assert [lead.email for lead in db.session.scalars(select(Lead))] == ["keep@example.com"]
-        assert db.session.scalar(select(func.count()).select_from(LeadNote)) == 0
-        assert db.session.scalar(select(func.count()).select_from(StatusChange)) == 0
         remaining = list(db.session.scalars(select(OutboxMessage.to_address)))
         assert remaining == ["keep@example.com"]
         [record] = db.session.scalars(select(ErasureRecord))
         assert record.reason == "cli erase"
+    assert count(app, LeadNote) == count(app, StatusChange) == 0
     assert len(mail_files(app)) == 1
     assert "erin" not in caplog.text.lower()
 
@@ -161,8 +152,8 @@ def test_erasing_an_unknown_address_deletes_nothing(app, person_with_history):
 
 
 def test_purge_is_a_dry_run_until_yes(app):
-    apply(app, email="old@example.com")
-    apply(app, email="new@example.com")
+    submit_application(app, email="old@example.com")
+    submit_application(app, email="new@example.com")
     with app.app_context():
         old = utcnow() - timedelta(days=800)
         db.session.execute(
@@ -184,7 +175,8 @@ def test_purge_is_a_dry_run_until_yes(app):
     dry = runner.invoke(args=["leads", "purge"])
     assert dry.exit_code == 0
     assert dry.output.startswith(
-        "Would delete (run again with --yes to delete): 1 leads, 0 notes, 1 referrals, 1 messages, 1 mail files; older than 730 days."
+        "Would delete (run again with --yes to delete): 1 leads, 0 notes, 1 referrals, "
+        "1 messages, 1 mail files; older than 730 days."
     )
     assert count(app, Lead) == 2
     done = runner.invoke(args=["leads", "purge", "--yes"])
@@ -196,7 +188,7 @@ def test_purge_is_a_dry_run_until_yes(app):
 
 
 def test_purge_takes_its_own_age(app):
-    apply(app)
+    submit_application(app)
     with app.app_context():
         db.session.execute(update(Lead).values(created_at=utcnow() - timedelta(days=11)))
         db.session.commit()
@@ -208,17 +200,17 @@ def test_purge_takes_its_own_age(app):
 
 def test_staff_are_told_of_new_leads_without_personal_data(make_app):
     app = make_app(STAFF_NOTIFY_EMAIL="team@example.org")
-    apply(app, name="Private Person", email="private@example.com", phone="020 7946 0018")
+    submit_application(app, name="Private Person", email="private@example.com", phone="020 7946 0018")
     [notice] = messages(app, "staff_notice")
     assert notice.to_address == "team@example.org"
     with app.app_context():
         lead_id = db.session.scalar(select(Lead.id))
-    assert f"http://localhost:5000/staff/leads/{lead_id}" in notice.body_text
+    assert f"{PUBLIC_URL}/staff/leads/{lead_id}" in notice.body_text
     text = notice.subject + notice.body_text + notice.body_html
     for personal in ("Private", "private@", "7946", "neuroblastoma", "Neuroblastoma", "GB"):
         assert personal not in text
 
 
 def test_no_notice_without_a_staff_address(app):
-    apply(app)
+    submit_application(app)
     assert messages(app, "staff_notice") == []
