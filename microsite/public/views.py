@@ -5,7 +5,16 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError, generate_csrf
 
@@ -16,9 +25,11 @@ from ..extensions import csrf, db, limiter
 from ..leads import CONSENT_TEXT, record_application
 from ..models import Lead, Testimonial
 from ..trials import matching
+from ..trials import pages as trial_pages
 from ..web.caching import no_store, rendered_once, shared_cache
 from ..web.errors import DATABASE_ERRORS, database_unavailable
 from ..web.ratelimit import limit_from
+from ..web.urls import absolute_url
 from .forms import ApplyForm, ShareForm
 
 log = logging.getLogger(__name__)
@@ -247,4 +258,33 @@ Disallow: /share/sent
 @bp.get("/robots.txt")
 @shared_cache
 def robots():
-    return current_app.response_class(ROBOTS, mimetype="text/plain")
+    sitemap_line = f"Sitemap: {absolute_url('public.sitemap')}\n"
+    return current_app.response_class(ROBOTS + sitemap_line, mimetype="text/plain")
+
+
+@bp.get("/trials/<nct_id>")
+@shared_cache
+def trial(nct_id: str):
+    """A trial of the catalog: the same page for everyone, its ETag from its content."""
+    page = trial_pages.trial_page(nct_id)
+    if page is None:
+        abort(404)
+    return render_template("trial.html", trial=page)
+
+
+# The public pages a search engine may list, with when each last changed (None: unknown).
+SITEMAP_PAGES = (
+    ("public.article", ARTICLE_LAST_REVIEWED),
+    ("public.apply", None),
+    ("public.share", None),
+    ("public.privacy", None),
+)
+
+
+@bp.get("/sitemap.xml")
+@shared_cache
+def sitemap():
+    """The public pages and the open trials' pages, at most SITEMAP_LIMIT URLs."""
+    trials = trial_pages.open_trials(limit=trial_pages.SITEMAP_LIMIT - len(SITEMAP_PAGES))
+    xml = render_template("sitemap.xml", pages=SITEMAP_PAGES, trials=trials)
+    return current_app.response_class(xml, mimetype="application/xml")
