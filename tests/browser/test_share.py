@@ -11,88 +11,72 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
 
 from microsite.attribution import REFERRAL_COOKIE
-from microsite.extensions import db
-from microsite.models import Referral
+from microsite.models import Lead, Referral
+from tests.helpers import BROWSER_UA, rows
 
-from .test_journey import THANKS, WIDTHS, fill_application, send, viewport
+from .pages import (
+    FRIEND,
+    FRIEND_EMAIL,
+    SENDER,
+    SHARE_CONSENT,
+    THANKS,
+    fill_application,
+    fill_share,
+    send_application,
+    send_share,
+    viewport,
+)
 
 pytestmark = pytest.mark.browser
 
-# A person's desktop Chrome: crawlerdetect counts its clicks, unlike "HeadlessChrome".
-CHROME_UA = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/156.0.0.0 Safari/537.36"
-)
+WIDTHS = [390, 1280]
 CLIPBOARD = ["clipboard-read", "clipboard-write"]
-# On PUBLIC_URL (its default in tests), never on the host and port the page was served from.
-PUBLIC_URL = "http://127.0.0.1:5000"
-PERSONAL_LINK = re.compile(rf"^{re.escape(PUBLIC_URL)}/r/([A-Za-z0-9_-]{{16}})$")
+CODE = re.compile(r"/r/([A-Za-z0-9_-]{16})")
 SENT = "Thank you for sharing"
 COPIED = re.compile(r"^Link copied")
 MAIL_SUBJECT = "Help finding a clinical trial"
-
-CONSENT = "I know this person and believe they would welcome this"
-
-SENDER = "Robin Sender"
-FRIEND = "Kim Friend"
-FRIEND_EMAIL = "kim.friend@example.com"
 
 
 # --- Helpers ----------------------------------------------------------------------------
 
 
 def consent_box(page: Page):
-    return page.get_by_role("checkbox", name=CONSENT)
-
-
-def share_form(
-    page: Page, *, sender: str = SENDER, friend: str = FRIEND, email: str = FRIEND_EMAIL
-) -> None:
-    page.get_by_label("Your name").fill(sender)
-    page.get_by_label("Your friend’s name (optional)").fill(friend)
-    page.get_by_label("Your friend’s email address").fill(email)
-    consent_box(page).check()
-
-
-def send_to_friend(page: Page) -> None:
-    page.get_by_role("button", name="Send to my friend").click()
+    return page.get_by_role("checkbox", name=SHARE_CONSENT)
 
 
 def share_from_scratch(page: Page, live_server, **answers) -> str:
     """Send the form on /share and return the personal link shown on /share/sent."""
     page.goto("/share")
-    share_form(page, **answers)
-    send_to_friend(page)
+    fill_share(page, **answers)
+    send_share(page)
     expect(page).to_have_url(f"{live_server.url}/share/sent")
     expect(page.get_by_role("heading", level=1)).to_have_text(SENT)
-    return personal_link(page)
+    return personal_link(page, live_server)
 
 
-def personal_link(page: Page) -> str:
+def personal_link_pattern(live_server) -> re.Pattern:
+    """A personal link: on PUBLIC_URL, which for the live server is its own origin."""
+    public_url = live_server.app.config["PUBLIC_URL"]
+    assert public_url == live_server.url
+    return re.compile(rf"^{re.escape(public_url)}{CODE.pattern}$")
+
+
+def personal_link(page: Page, live_server) -> str:
     field = page.locator("#personal-link")
-    expect(field).to_have_value(PERSONAL_LINK)
+    expect(field).to_have_value(personal_link_pattern(live_server))
     return field.input_value()
 
 
 def code_of(link: str) -> str:
-    return PERSONAL_LINK.fullmatch(link)[1]
-
-
-def on_live_server(live_server, link: str) -> str:
-    """The link as this test's server can serve it: PUBLIC_URL's origin swapped for its own."""
-    assert link.startswith(PUBLIC_URL + "/")
-    return live_server.url + link.removeprefix(PUBLIC_URL)
+    return CODE.search(link)[1]
 
 
 def stored_referral(live_server, code: str) -> Referral:
-    with live_server.app.app_context():
-        referral = db.session.scalar(select(Referral).filter_by(code=code))
-        assert referral is not None, f"no referral with code {code}"
-        db.session.expunge(referral)
-    return referral
+    found = rows(live_server.app, Referral, Referral.code == code)
+    assert found, f"no referral with code {code}"
+    return found[0]
 
 
 def referral_cookie(page: Page) -> list[dict]:
@@ -135,27 +119,27 @@ def test_send_to_a_friend_from_the_article(open_page, live_server, screenshot, w
     expect(page).to_have_url(f"{live_server.url}/share")
     expect(page.get_by_role("heading", level=1)).to_have_text("Send this to a friend")
     expect(page).to_have_title(re.compile(r"^Send this to a friend"))
-    share_form(page)
+    fill_share(page)
     screenshot(page, f"share-{width}")
-    send_to_friend(page)
+    send_share(page)
 
     expect(page).to_have_url(f"{live_server.url}/share/sent")
     expect(page.get_by_role("heading", level=1)).to_have_text(SENT)
     expect(page).to_have_title(re.compile(rf"^{SENT}"))
-    link = personal_link(page)
-    assert urlsplit(live_server.url).netloc not in link  # never the Host the page came from
+    # On PUBLIC_URL, the live server's own origin; that it never comes from the Host
+    # header is tested over HTTP with a forged one (tests/test_share.py).
+    link = personal_link(page, live_server)
     screenshot(page, f"share-sent-{width}")
 
-    with live_server.app.app_context():
-        [referral] = db.session.scalars(select(Referral))
-        stored = (
-            referral.code,
-            referral.sender_name,
-            referral.friend_name,
-            referral.friend_email,
-            referral.clicks,
-            referral.lead_id,
-        )
+    [referral] = rows(live_server.app, Referral)
+    stored = (
+        referral.code,
+        referral.sender_name,
+        referral.friend_name,
+        referral.friend_email,
+        referral.clicks,
+        referral.lead_id,
+    )
     assert stored == (code_of(link), SENDER, FRIEND, FRIEND_EMAIL, 0, None)
 
 
@@ -163,10 +147,10 @@ def test_a_mistake_only_the_server_sees_keeps_everything_typed(open_page, live_s
     page = open_page(**viewport(390))
     page.goto("/share")
     # A text input, so Chromium lets it through; the server wants a dot in the domain.
-    share_form(page, email="kim@example")
+    fill_share(page, email="kim@example")
     friend_email = page.get_by_label("Your friend’s email address")
     assert friend_email.evaluate("el => el.checkValidity()")
-    send_to_friend(page)
+    send_share(page)
 
     expect(page).to_have_url(f"{live_server.url}/share")
     expect(page).to_have_title(re.compile(r"^Error: "))
@@ -183,14 +167,13 @@ def test_a_mistake_only_the_server_sees_keeps_everything_typed(open_page, live_s
     expect(friend_email).to_have_value("kim@example")
     expect(consent_box(page)).to_be_checked()
     screenshot(page, "share-error-390")
-    with live_server.app.app_context():
-        assert db.session.scalars(select(Referral)).all() == []
+    assert rows(live_server.app, Referral) == []
 
     # The summary's link takes the visitor to the field; correcting it sends the form.
     summary.get_by_role("link", name=problem).click()
     expect(friend_email).to_be_focused()
     friend_email.fill(FRIEND_EMAIL)
-    send_to_friend(page)
+    send_share(page)
     expect(page).to_have_url(f"{live_server.url}/share/sent")
     expect(page.get_by_role("heading", level=1)).to_have_text(SENT)
 
@@ -202,7 +185,7 @@ def test_a_mistake_only_the_server_sees_keeps_everything_typed(open_page, live_s
 def test_copy_button_puts_the_link_on_the_clipboard(open_page, live_server, how):
     page = open_page(permissions=CLIPBOARD)
     link = share_from_scratch(page, live_server)
-    assert page.evaluate("window.isSecureContext"), "http://127.0.0.1 should be trustworthy"
+    assert page.evaluate("window.isSecureContext"), "http://localhost should be trustworthy"
     status = page.get_by_role("status")
     expect(status).to_have_text("")
 
@@ -268,17 +251,17 @@ def test_without_javascript_the_link_is_plain_selectable_text(open_page, live_se
 def test_thanks_page_offers_a_personal_link_to_copy(open_page, live_server):
     page = open_page(permissions=CLIPBOARD)
     page.goto("/apply")
-    fill_application(page, role="A parent or guardian of the patient", email="alex@example.com")
-    send(page)
+    fill_application(page)
+    send_application(page)
     expect(page).to_have_url(f"{live_server.url}/apply/thanks")
     expect(page.get_by_role("heading", level=1)).to_have_text(THANKS)
 
-    link = personal_link(page)
+    link = personal_link(page, live_server)
     press_copy(page, "click")
     expect(page.get_by_role("status")).to_have_text(COPIED)
     assert clipboard_text(page) == link
 
-    [lead] = live_server.leads()
+    [lead] = rows(live_server.app, Lead)
     referral = stored_referral(live_server, code_of(link))
     assert (referral.lead_id, referral.friend_email, referral.sender_name) == (
         lead.id,
@@ -310,26 +293,26 @@ def test_the_friend_gets_the_message_and_applying_after_the_click_counts(
     assert f"{SENDER} asked" in text and f"{SENDER} asked" in html
     assert link in text.split() and f'href="{link}"' in html
     unsubscribe = re.fullmatch(
-        rf"<({re.escape(PUBLIC_URL)}/unsubscribe/[^>\s]+)>", message["List-Unsubscribe"]
+        rf"<({re.escape(live_server.url)}/unsubscribe/[^>\s]+)>", message["List-Unsubscribe"]
     )
     assert unsubscribe, message["List-Unsubscribe"]
     assert unsubscribe[1] in text
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
     # The friend follows the link in a person's browser: one click, and a cookie to remember it.
-    friend = open_page(user_agent=CHROME_UA)
+    friend = open_page(user_agent=BROWSER_UA)
     assert "HeadlessChrome" not in friend.evaluate("navigator.userAgent")
-    friend.goto(on_live_server(live_server, link))
+    friend.goto(link)
     expect(friend).to_have_url(f"{live_server.url}/")
     expect(friend.get_by_role("heading", level=1)).to_be_visible()
     assert stored_referral(live_server, code).clicks == 1
     assert len(referral_cookie(friend)) == 1
 
     friend.locator(".banner").get_by_role("link", name="Find your trial").click()
-    fill_application(friend, role="A parent or guardian of the patient", email="kim@example.com")
-    send(friend)
+    fill_application(friend, email="kim@example.com")
+    send_application(friend)
     expect(friend).to_have_url(f"{live_server.url}/apply/thanks")
-    [lead] = live_server.leads()
+    [lead] = rows(live_server.app, Lead)
     referral = stored_referral(live_server, code)
     assert lead.referral_id == referral.id
     assert referral.clicks == 1
@@ -337,7 +320,7 @@ def test_the_friend_gets_the_message_and_applying_after_the_click_counts(
     # A link preview of the same link (headless Chromium's user agent) is no click.
     preview = open_page()
     assert "HeadlessChrome" in preview.evaluate("navigator.userAgent")
-    preview.goto(on_live_server(live_server, link))
+    preview.goto(link)
     expect(preview).to_have_url(f"{live_server.url}/")
     assert stored_referral(live_server, code).clicks == 1
     # Nothing more went to the friend; the applicant got only their confirmation.
@@ -351,16 +334,16 @@ def test_a_headless_browser_following_the_link_is_not_counted(open_page, live_se
 
     page = open_page()  # Playwright's default: "HeadlessChrome", a crawler to crawlerdetect
     assert "HeadlessChrome" in page.evaluate("navigator.userAgent")
-    page.goto(on_live_server(live_server, link))
+    page.goto(link)
     expect(page).to_have_url(f"{live_server.url}/")
     assert stored_referral(live_server, code).clicks == 0
     assert referral_cookie(page) == []
 
     page.goto("/apply")
-    fill_application(page, role="A parent or guardian of the patient", email="alex@example.com")
-    send(page)
+    fill_application(page)
+    send_application(page)
     expect(page).to_have_url(f"{live_server.url}/apply/thanks")
-    [lead] = live_server.leads()
+    [lead] = rows(live_server.app, Lead)
     assert lead.referral_id is None
     referral = stored_referral(live_server, code)
     assert (referral.clicks, referral.first_click_at) == (0, None)

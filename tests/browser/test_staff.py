@@ -13,19 +13,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import func, select
 
-from microsite import auth, dates
-from microsite.extensions import db
+from microsite import dates
 from microsite.models import ExportLog, Lead, utcnow
+from tests.helpers import STAFF_EMAIL, add_lead, count, create_staff_user, rows
+
+from .pages import sign_in, viewport
 
 pytestmark = pytest.mark.browser
 
 WIDTHS = [390, 1280]
-HEIGHT = {390: 844, 1280: 800}
-
-STAFF_EMAIL = "navigator@example.com"
-STAFF_PASSWORD = "a-long-enough-password"
 WRONG = "The email address or password is not right"
 
 # Two Mayas, so that neither the search nor the diagnosis alone finds just one lead.
@@ -59,32 +56,10 @@ CSV_HEADER_START = ["id", "created_at", "role", "patient_age", "diagnosis"]
 CSV_NAME = re.compile(r"^leads-(\d{4}-\d{2}-\d{2})\.csv$")
 
 
-def viewport(width: int) -> dict:
-    return {"viewport": {"width": width, "height": HEIGHT[width]}}
-
-
 def arrange(app, *, leads=LEADS) -> dict[str, int]:
     """The staff user and the leads, straight into the database: {lead name: id}."""
-    with app.app_context():
-        auth.create_staff(STAFF_EMAIL, STAFF_PASSWORD)
-        rows = [
-            Lead(
-                role="parent",
-                contact_method="email",
-                consent_version="2026-11-28",
-                consent_at=utcnow(),
-                **details,
-            )
-            for details in leads
-        ]
-        db.session.add_all(rows)
-        db.session.commit()
-        return {row.name: row.id for row in rows}
-
-
-def export_count(app) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count(ExportLog.id)))
+    create_staff_user(app)
+    return {details["name"]: add_lead(app, **details) for details in leads}
 
 
 # --- Locators ---------------------------------------------------------------------------
@@ -114,13 +89,6 @@ def expect_sign_in_page(page: Page, next_: str | None) -> None:
         assert "/staff/login?next=" in page.url
 
 
-def sign_in(page: Page, password: str) -> None:
-    """By keyboard: type the details, then Enter in the password field."""
-    page.get_by_label("Email address").fill(STAFF_EMAIL)
-    page.get_by_label("Password").fill(password)
-    page.get_by_label("Password").press("Enter")
-
-
 # --- The journey ------------------------------------------------------------------------
 
 
@@ -136,7 +104,7 @@ def test_staff_filter_open_lead_change_status_and_download_csv(
     expect_sign_in_page(page, "/staff/")
     expect(page).to_have_title(re.compile(r"^Staff sign in"))
 
-    sign_in(page, "not-the-right-password")
+    sign_in(page, password="not-the-right-password")
     problem = page.get_by_role("region", name="There is a problem")
     expect(problem).to_contain_text(WRONG)
     expect(problem).to_be_focused()
@@ -144,7 +112,7 @@ def test_staff_filter_open_lead_change_status_and_download_csv(
     expect(page.get_by_label("Password")).to_have_value("")  # never sent back to the page
     expect_sign_in_page(page, "/staff/")
 
-    sign_in(page, STAFF_PASSWORD)
+    sign_in(page)
     expect(page).to_have_url(f"{live_server.url}/staff/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Leads")
     expect(term(page, "All time")).to_have_text("3")
@@ -205,7 +173,7 @@ def test_staff_filter_open_lead_change_status_and_download_csv(
     expect(page.get_by_label("Add a call note")).to_have_value("")
     screenshot(page, f"staff-lead-{width}")
 
-    statuses = {lead.id: lead.status for lead in live_server.leads()}
+    statuses = {lead.id: lead.status for lead in rows(live_server.app, Lead)}
     assert statuses == {
         ids[details["name"]]: "contacted" if details is WANTED else "new" for details in LEADS
     }
@@ -228,10 +196,10 @@ def test_staff_filter_open_lead_change_status_and_download_csv(
 
     raw = download.path().read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # the BOM, for spreadsheet programs
-    header, *rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    header, *lines = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
     assert header[: len(CSV_HEADER_START)] == CSV_HEADER_START
-    assert len(rows) == 3
-    records = {int(row[0]): dict(zip(header, row, strict=True)) for row in rows}
+    assert len(lines) == 3
+    records = {int(line[0]): dict(zip(header, line, strict=True)) for line in lines}
     assert set(records) == set(ids.values())
     assert records[lead_id]["status"] == "contacted"
     for details in LEADS:
@@ -276,4 +244,4 @@ def test_anonymous_browser_gets_no_csv(open_page, live_server):
     body = response.text()
     assert "id,created_at" not in body
     assert LEADS[0]["name"] not in body and LEADS[0]["email"] not in body
-    assert export_count(live_server.app) == 0
+    assert count(live_server.app, ExportLog) == 0

@@ -1,0 +1,155 @@
+"""Playwright steps and page facts shared by the browser journeys and the state drivers
+(``states.py``): answering the forms, signing in, the carousel on a paused clock, viewport
+sizes. Plain functions; the fixtures are in ``conftest.py``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from flask import Flask
+from playwright.sync_api import Page, expect
+
+from tests.helpers import STAFF_EMAIL, STAFF_PASSWORD, create_staff_user
+
+H1 = "Latest Clinical Research and Developments in Pediatric Cancer: A Global Perspective"
+AUTHORS = ["Frank Kaons", "Doris Webber", "Fiona McClure", "Selena McGuaery"]
+UNDER_18 = "please ask a parent or guardian to fill in this form"
+THANKS = "Thank you: we have your application"
+ROTATION_MS = 7_000
+
+PARENT = "A parent or guardian of the patient"
+PATIENT = "The patient (18 or older)"
+APPLICANT = {"name": "Alex Example", "email": "alex@example.com"}
+SENDER = "Robin Sender"
+FRIEND = "Kim Friend"
+FRIEND_EMAIL = "kim.friend@example.com"
+SHARE_CONSENT = "I know this person and believe they would welcome this"
+
+# The window heights that go with each width (phones, a tablet, a laptop).
+HEIGHT = {320: 568, 390: 844, 768: 1024, 1280: 800}
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@dataclass
+class LiveServer:
+    """The app served on a real port, as http://localhost:<port> (the app's PUBLIC_URL
+    too, so that mail links and the browser agree). ``url`` has no trailing slash."""
+
+    url: str
+    app: Flask
+
+    @property
+    def origin(self) -> tuple[str, str | None, int | None]:
+        parts = urlsplit(self.url)
+        return parts.scheme, parts.hostname, parts.port
+
+    def is_same_origin(self, url: str) -> bool:
+        parts = urlsplit(url)
+        return (parts.scheme, parts.hostname, parts.port) == self.origin
+
+
+def viewport(width: int) -> dict:
+    """Context options for a window ``width`` CSS px wide."""
+    return {"viewport": {"width": width, "height": HEIGHT[width]}}
+
+
+def settle(page: Page) -> None:
+    """Wait for the page's stylesheet and fonts. After a form is sent, the new page's text
+    can be in the DOM before its stylesheet has loaded: measured then, a radio button is
+    13 px, not 24."""
+    page.wait_for_load_state("load")
+    page.evaluate("document.fonts.ready.then(() => true)")
+
+
+def expect_h1(page: Page, text: str | re.Pattern) -> None:
+    expect(page.get_by_role("heading", level=1)).to_have_text(text)
+
+
+# --- The forms ----------------------------------------------------------------------------
+
+
+def fill_application(
+    page: Page,
+    *,
+    role: str = PARENT,
+    age: str = "7",
+    diagnosis: str = "neuroblastoma",
+    country: str = "GB",
+    name: str = APPLICANT["name"],
+    email: str = APPLICANT["email"],
+) -> None:
+    """Answer every question of /apply (validly, unless the answers say otherwise)."""
+    page.get_by_role("radio", name=role, exact=True).check()
+    page.get_by_label("How old is the patient?").fill(age)
+    page.get_by_label("Diagnosis", exact=True).select_option(diagnosis)
+    page.get_by_label("Country where the patient lives").select_option(country)
+    page.get_by_label("Your name").fill(name)
+    page.get_by_label("Your email address").fill(email)
+    page.get_by_role("radio", name="Email", exact=True).check()
+    page.get_by_role("checkbox", name=re.compile(r"^I agree that")).check()
+
+
+def send_application(page: Page) -> None:
+    page.get_by_role("button", name="Send my application").click()
+
+
+def fill_share(
+    page: Page, *, sender: str = SENDER, friend: str | None = FRIEND, email: str = FRIEND_EMAIL
+) -> None:
+    """Answer the questions of /share (the friend's name is optional: None leaves it)."""
+    page.get_by_label("Your name").fill(sender)
+    if friend is not None:
+        page.get_by_label("Your friend’s name (optional)").fill(friend)
+    page.get_by_label("Your friend’s email address").fill(email)
+    page.get_by_role("checkbox", name=SHARE_CONSENT).check()
+
+
+def send_share(page: Page) -> None:
+    page.get_by_role("button", name="Send to my friend").click()
+
+
+def send_unchecked(page: Page, button: str) -> None:
+    """Send the page's form as it is, the browser's own checks off (as in a browser
+    without them), so that only the server judges it."""
+    page.locator("form.form").evaluate("form => { form.noValidate = true; }")
+    page.get_by_role("button", name=button).click()
+
+
+# --- Staff --------------------------------------------------------------------------------
+
+
+def sign_in(page: Page, email: str = STAFF_EMAIL, password: str = STAFF_PASSWORD) -> None:
+    """On the sign-in page, by keyboard: type the details, then Enter in the password."""
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_label("Password").press("Enter")
+
+
+def sign_in_as_staff(page: Page, server: LiveServer) -> None:
+    """Create the staff user, sign in through the form and land on the dashboard."""
+    create_staff_user(server.app)
+    page.goto("/staff/login")
+    sign_in(page)
+    expect(page).to_have_url(f"{server.url}/staff/")
+
+
+# --- The carousel -------------------------------------------------------------------------
+
+
+def with_paused_clock(page: Page) -> Page:
+    """Fake timers, standing still until the test moves them."""
+    page.clock.install(time=START)
+    page.clock.pause_at(START + timedelta(seconds=1))
+    return page
+
+
+def expect_slide(page: Page, number: int) -> None:
+    """Exactly one slide shows, the given one, and the position text agrees."""
+    position = page.locator("[data-carousel-position]")
+    expect(position).to_have_text(f"Testimonial {number} of {len(AUTHORS)}")
+    slides = page.locator("[data-carousel] .carousel__slide:visible")
+    expect(slides).to_have_count(1)
+    expect(slides).to_contain_text(AUTHORS[number - 1])

@@ -1,0 +1,503 @@
+"""The catalogue of page states: every page of the site in each of its states, and how a
+browser gets there.
+
+A state is one driver function, registered by name with the status its last document must
+answer::
+
+    @page_state_driver("share-errors", 422)
+    def _to_share_errors(page, server, monkeypatch):
+        page.goto("/share")
+        send_unchecked(page, "Send to my friend")
+        expect(page).to_have_title(re.compile(r"^Error: "))
+
+``page`` is a fresh page of the default size whose base URL is the live server
+(``server``: its ``url`` and ``app``); ``monkeypatch`` undoes whatever the driver changes
+on the app. The driver ends with an ``expect`` that the state is reached. Nothing else is
+needed: ``test_page_states.py`` visits every registered state once and runs every check on
+it (axe-core, the Nu HTML Checker, inline code, console, the layout at 320, 390, 768 and
+1280 px and at 200% zoom, requests staying on the site).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from microsite import erasure, suppression
+from microsite.extensions import db
+from microsite.models import Lead, OutboxMessage, Testimonial, Trial, TrialImport, TrialSite, utcnow
+from microsite.trials import matching, synonyms
+from tests.helpers import add_lead
+
+from .pages import (
+    FRIEND_EMAIL,
+    LiveServer,
+    expect_h1,
+    fill_application,
+    fill_share,
+    send_application,
+    send_share,
+    send_unchecked,
+    sign_in,
+    sign_in_as_staff,
+)
+
+StateDriver = Callable[[Page, LiveServer, pytest.MonkeyPatch], None]
+
+
+@dataclass(frozen=True)
+class RegisteredState:
+    drive: StateDriver
+    status: int  # the status the state's last document answers
+
+
+PAGE_STATES: dict[str, RegisteredState] = {}
+
+
+def page_state_driver(name: str, status: int = 200) -> Callable[[StateDriver], StateDriver]:
+    """Register ``drive`` as the way to the state ``name``, whose document answers
+    ``status``."""
+
+    def register(drive: StateDriver) -> StateDriver:
+        if name in PAGE_STATES:
+            raise ValueError(f"two drivers for the page state {name!r}")
+        PAGE_STATES[name] = RegisteredState(drive, status)
+        return drive
+
+    return register
+
+
+# The lead that staff pages show: a neuroblastoma patient of 6 in Sweden.
+MAYA = {
+    "name": "Maya Lindqvist",
+    "email": "maya.lindqvist@example.com",
+    "diagnosis": "neuroblastoma",
+    "country": "SE",
+    "patient_age": 6,
+}
+
+
+# The article
+
+
+@page_state_driver("article-rotating")
+def _to_article_rotating(page, server, monkeypatch):
+    # Real time (axe-core waits on timers, so a paused clock would stop it too): a slide
+    # may change while a test looks, as it would for a visitor.
+    page.goto("/")
+    expect(page.locator("[data-carousel]")).to_have_attribute("data-rotating", "true")
+
+
+@page_state_driver("article-paused")
+def _to_article_paused(page, server, monkeypatch):
+    page.goto("/")
+    carousel = page.locator("[data-carousel]")
+    carousel.get_by_role("button", name="Pause").click()
+    carousel.get_by_role("button", name="Next testimonial").click()
+    expect(carousel.locator("[data-carousel-rotation]")).to_have_text("Play")
+    position = carousel.locator("[data-carousel-position]")
+    expect(position).to_have_text(re.compile(r"^Testimonial 2 of"))
+    expect(carousel).to_have_attribute("data-rotating", "false")
+
+
+# Find your trial
+
+
+@page_state_driver("apply-empty")
+def _to_apply_empty(page, server, monkeypatch):
+    page.goto("/apply")
+    expect_h1(page, "Find your trial")
+
+
+@page_state_driver("apply-errors", 422)
+def _to_apply_errors(page, server, monkeypatch):
+    page.goto("/apply")
+    send_unchecked(page, "Send my application")
+    expect(page).to_have_title(re.compile(r"^Error: "))
+    expect(page.locator("[data-error-summary]")).to_be_focused()
+
+
+@page_state_driver("apply-expired-token", 400)
+def _to_apply_expired_token(page, server, monkeypatch):
+    page.goto("/apply")
+    fill_application(page)
+    page.context.clear_cookies()  # the session, and with it the form's token, is gone
+    send_application(page)
+    expect(page.locator("[data-error-summary]")).to_be_focused()
+    again = page.get_by_role("heading", name="Please press “Send my application” again")
+    expect(again).to_be_visible()
+    expect(page.get_by_label("Your name")).to_have_value("Alex Example")
+
+
+@page_state_driver("thanks")
+def _to_thanks(page, server, monkeypatch):
+    page.goto("/apply")
+    fill_application(page)
+    send_application(page)
+    expect(page).to_have_url(f"{server.url}/apply/thanks")
+    expect(page.get_by_role("button", name="Copy link")).to_be_visible()
+
+
+# Send this to a friend
+
+
+@page_state_driver("share")
+def _to_share(page, server, monkeypatch):
+    page.goto("/share")
+    expect_h1(page, "Send this to a friend")
+
+
+@page_state_driver("share-errors", 422)
+def _to_share_errors(page, server, monkeypatch):
+    page.goto("/share")
+    send_unchecked(page, "Send to my friend")
+    expect(page).to_have_title(re.compile(r"^Error: "))
+    expect(page.locator("[data-error-summary]")).to_be_focused()
+
+
+@page_state_driver("share-expired-token", 400)
+def _to_share_expired_token(page, server, monkeypatch):
+    page.goto("/share")
+    fill_share(page, friend=None)
+    page.context.clear_cookies()
+    send_share(page)
+    expect(page.locator("[data-error-summary]")).to_be_focused()
+    again = page.get_by_role("heading", name="Please press “Send to my friend” again")
+    expect(again).to_be_visible()
+
+
+@page_state_driver("share-sent")
+def _to_share_sent(page, server, monkeypatch):
+    page.goto("/share")
+    fill_share(page, friend=None)
+    send_share(page)
+    expect(page).to_have_url(f"{server.url}/share/sent")
+    expect(page.get_by_role("button", name="Copy link")).to_be_visible()
+
+
+# Other public pages
+
+
+@page_state_driver("privacy")
+def _to_privacy(page, server, monkeypatch):
+    page.goto("/privacy")
+    expect_h1(page, "Privacy notice")
+
+
+@page_state_driver("not-found", 404)
+def _to_not_found(page, server, monkeypatch):
+    page.goto("/no-such-page")
+    expect_h1(page, "Page not found")
+
+
+@page_state_driver("server-error", 500)
+def _to_server_error(page, server, monkeypatch):
+    from microsite.public import views
+
+    def broken():
+        raise RuntimeError("a fault for the test")
+
+    # The app's own error page, as in production, rather than the exception for the test.
+    monkeypatch.setitem(server.app.config, "PROPAGATE_EXCEPTIONS", False)
+    monkeypatch.setattr(views, "published_testimonials", broken)
+    page.goto("/")
+    expect_h1(page, "Sorry, something went wrong")
+
+
+@page_state_driver("unsubscribe")
+def _to_unsubscribe(page, server, monkeypatch):
+    with server.app.app_context():
+        token = suppression.unsubscribe_token(FRIEND_EMAIL)
+    page.goto(f"/unsubscribe/{token}")
+    expect_h1(page, "Stop messages from us")
+
+
+@page_state_driver("unsubscribed")
+def _to_unsubscribed(page, server, monkeypatch):
+    with server.app.app_context():
+        token = suppression.unsubscribe_token(FRIEND_EMAIL)
+    page.goto(f"/unsubscribe/{token}")
+    page.get_by_role("button", name="Stop all messages to me").click()
+    expect_h1(page, "You will get no more messages")
+
+
+@page_state_driver("unsubscribe-broken-link", 404)
+def _to_unsubscribe_broken_link(page, server, monkeypatch):
+    page.goto("/unsubscribe/not-a-token")
+    expect_h1(page, "This link does not work")
+
+
+def _withdraw_page(page: Page, server: LiveServer) -> None:
+    lead_id = add_lead(server.app, **MAYA)
+    with server.app.app_context():
+        token = erasure.withdraw_token(db.session.get(Lead, lead_id))
+    page.goto(f"/withdraw/{token}")
+    expect_h1(page, "Withdraw your request")
+
+
+@page_state_driver("withdraw")
+def _to_withdraw(page, server, monkeypatch):
+    _withdraw_page(page, server)
+
+
+@page_state_driver("withdrawn")
+def _to_withdrawn(page, server, monkeypatch):
+    _withdraw_page(page, server)
+    page.get_by_role("button", name="Withdraw and delete my data").click()
+    expect_h1(page, "Your data has been deleted")
+
+
+@page_state_driver("withdraw-expired-token", 400)
+def _to_withdraw_expired_token(page, server, monkeypatch):
+    _withdraw_page(page, server)
+    page.context.clear_cookies()
+    page.get_by_role("button", name="Withdraw and delete my data").click()
+    expect_h1(page, "Bad Request")  # errors/error.html
+
+
+@page_state_driver("withdraw-broken-link", 404)
+def _to_withdraw_broken_link(page, server, monkeypatch):
+    page.goto("/withdraw/not-a-token")
+    expect_h1(page, "Nothing to withdraw")
+
+
+# The staff area
+
+
+@page_state_driver("staff-login")
+def _to_staff_login(page, server, monkeypatch):
+    page.goto("/staff/login")
+    expect_h1(page, "Staff sign in")
+
+
+@page_state_driver("staff-login-error", 401)
+def _to_staff_login_error(page, server, monkeypatch):
+    page.goto("/staff/login")
+    sign_in(page, password="not-the-right-password")
+    expect(page.get_by_role("region", name="There is a problem")).to_be_focused()
+
+
+@page_state_driver("staff-dashboard")
+def _to_staff_dashboard(page, server, monkeypatch):
+    lead_id = add_lead(server.app, **MAYA)
+    tomas = {"name": "Tomás Herrera", "email": "tomas.herrera@example.com", "country": "MX"}
+    add_lead(server.app, **{**MAYA, **tomas})
+    with server.app.app_context():
+        # A message that could not be delivered, for the dashboard's list of them.
+        db.session.add(
+            OutboxMessage(
+                kind="confirmation",
+                lead_id=lead_id,
+                to_address=MAYA["email"],
+                subject="We have your application",
+                body_text="-",
+                body_html="<p>-</p>",
+                message_id="<state@example.com>",
+                status="failed",
+                attempts=5,
+                last_error="SMTPConnectError",
+            )
+        )
+        db.session.commit()
+    sign_in_as_staff(page, server)
+    assert page.request.get("/staff/leads.csv").ok  # an export, for the exports table
+    page.reload()
+    exports = page.locator("section", has=page.get_by_role("heading", name="Recent exports"))
+    expect(exports.locator("tbody tr")).to_have_count(1)
+
+
+@page_state_driver("staff-dashboard-bad-filter")
+def _to_staff_dashboard_bad_filter(page, server, monkeypatch):
+    add_lead(server.app, **MAYA)
+    sign_in_as_staff(page, server)
+    page.goto("/staff/?from=2026-02-31")
+    expect(page.get_by_role("alert")).to_contain_text("Some filters were not understood")
+
+
+@page_state_driver("staff-lead")
+def _to_staff_lead(page, server, monkeypatch):
+    lead_id = add_lead(server.app, **MAYA)
+    sign_in_as_staff(page, server)
+    page.goto(f"/staff/leads/{lead_id}")
+    page.get_by_role("combobox", name="Status").select_option(label="Contacted")
+    page.get_by_role("button", name="Change status").click()
+    page.get_by_label("Add a call note").fill("Called the mother: she will send the scan report.")
+    page.get_by_role("button", name="Add note").click()
+    expect(page.locator(".note")).to_have_count(1)
+    expect(page.locator(".history li")).to_have_count(1)
+
+
+@page_state_driver("staff-testimonials")
+def _to_staff_testimonials(page, server, monkeypatch):
+    sign_in_as_staff(page, server)
+    page.goto("/staff/testimonials")
+    expect_h1(page, "Testimonials")
+
+
+def _first_testimonial(server: LiveServer) -> int:
+    with server.app.app_context():
+        return db.session.scalars(select(Testimonial.id).order_by(Testimonial.id)).first()
+
+
+@page_state_driver("staff-testimonial")
+def _to_staff_testimonial(page, server, monkeypatch):
+    sign_in_as_staff(page, server)
+    page.goto(f"/staff/testimonials/{_first_testimonial(server)}")
+    expect_h1(page, "Edit testimonial")
+
+
+@page_state_driver("staff-testimonial-errors", 422)
+def _to_staff_testimonial_errors(page, server, monkeypatch):
+    sign_in_as_staff(page, server)
+    page.goto(f"/staff/testimonials/{_first_testimonial(server)}")
+    page.get_by_label("Name shown").fill("")
+    page.get_by_label("Quote", exact=True).fill("")
+    send_unchecked(page, "Save")
+    expect(page).to_have_title(re.compile(r"^Error: "))
+
+
+# Trial matching
+
+# Long words and names as studies really have them, to show where lines break.
+TRIALS = [
+    (
+        "NCT99990001",
+        "Naxitamab and GM-CSF Plus Isotretinoin for High-Risk Neuroblastoma in "
+        "Children Who Have Completed Induction Therapy (ANBL-Immunotherapy-2026)",
+        ["Neuroblastoma", "Ganglioneuroblastoma"],
+        ["PHASE1", "PHASE2"],
+        3,
+        252,
+        [
+            ("Great Ormond Street Hospital for Children NHS Foundation Trust", "London"),
+            ("Royal Manchester Children's Hospital", "Manchester"),
+            ("Birmingham Women's and Children's NHS Foundation Trust", "Birmingham"),
+            ("Alder Hey Children's Hospital", "Liverpool"),
+        ],
+    ),
+    (
+        "NCT99990002",
+        "Dinutuximab Beta Long-Term Infusion in Relapsed Neuroblastoma",
+        ["Neuroblastoma"],
+        ["PHASE3"],
+        None,
+        216,
+        [("Karolinska University Hospital", "Stockholm")],
+    ),
+    (
+        "NCT99990003",
+        "A Registry of Children With Peripheral Neuroblastic Tumours",
+        ["Neuroblastoma"],
+        [],
+        None,
+        None,
+        [],
+    ),
+]
+
+SWEDISH_SITES = [
+    ("Astrid Lindgren Children's Hospital, Karolinska University Hospital", "Stockholm"),
+    ("Queen Silvia Children's Hospital, Sahlgrenska University Hospital", "Göteborg"),
+    ("Skåne University Hospital", "Lund"),
+    ("Uppsala University Children's Hospital", "Uppsala"),
+]
+
+
+def add_trials(server, country: str) -> None:
+    """Three neuroblastoma trials; their sites are in ``country`` (the last two elsewhere)."""
+    with server.app.app_context():
+        for nct_id, title, conditions, phases, low, high, sites in TRIALS:
+            trial = Trial(
+                nct_id=nct_id,
+                brief_title=title,
+                overall_status="RECRUITING" if sites else "NOT_YET_RECRUITING",
+                phases=phases,
+                conditions=conditions,
+                keywords=[],
+                min_age_months=low,
+                max_age_months=high,
+                last_update_on=date(2026, 11, 1),
+                diagnoses=synonyms.diagnoses_key(conditions),
+            )
+            here = country if nct_id == "NCT99990001" else "US"
+            sites = SWEDISH_SITES if here == "SE" else sites
+            trial.sites = [
+                TrialSite(facility=f, city=c, country_code=here, status="RECRUITING")
+                for f, c in sites
+            ]
+            db.session.add(trial)
+        db.session.commit()
+
+
+@page_state_driver("thanks-with-matches")
+def _to_thanks_with_matches(page, server, monkeypatch):
+    add_trials(server, "GB")  # fill_application: neuroblastoma, 7 years, United Kingdom
+    page.goto("/apply")
+    fill_application(page)
+    send_application(page)
+    expect(page).to_have_url(f"{server.url}/apply/thanks")
+    matches = page.get_by_role("region", name="Trials that may fit")
+    expect(matches.locator("li.trial")).to_have_count(3)
+    expect(matches.get_by_role("heading", level=3).first).to_have_text(re.compile("^Naxitamab"))
+
+
+@page_state_driver("thanks-without-matches")
+def _to_thanks_without_matches(page, server, monkeypatch):
+    page.goto("/apply")
+    fill_application(page)
+    send_application(page)
+    expect(page).to_have_url(f"{server.url}/apply/thanks")
+    matches = page.get_by_role("region", name="Trials that may fit")
+    expect(matches).to_contain_text("Your navigator will search further")
+
+
+@page_state_driver("staff-lead-with-matches")
+def _to_staff_lead_with_matches(page, server, monkeypatch):
+    add_trials(server, "SE")
+    lead_id = add_lead(server.app, **MAYA)  # neuroblastoma, 6 years, Sweden
+    with server.app.app_context():
+        matching.store_matches(db.session.get(Lead, lead_id))
+        db.session.commit()
+    sign_in_as_staff(page, server)
+    page.goto(f"/staff/leads/{lead_id}")
+    page.get_by_role("button", name="Match again").click()
+    expect(page).to_have_url(f"{server.url}/staff/leads/{lead_id}#matches")
+    matches = page.get_by_role("region", name="Trials shown to the family")
+    expect(matches.locator("li.trial")).to_have_count(3)
+
+
+@page_state_driver("staff-trials")
+def _to_staff_trials(page, server, monkeypatch):
+    add_trials(server, "GB")
+    with server.app.app_context():
+        finished = utcnow() - timedelta(hours=3)
+        db.session.add_all(
+            [
+                TrialImport(
+                    source="import",
+                    started_at=finished - timedelta(days=7, minutes=9),
+                    finished_at=finished - timedelta(days=7),
+                    new=3,
+                    updated=0,
+                    skipped=1,
+                ),
+                TrialImport(
+                    source="sync",
+                    started_at=finished - timedelta(minutes=6),
+                    finished_at=finished,
+                    new=0,
+                    updated=3,
+                    skipped=0,
+                ),
+            ]
+        )
+        db.session.commit()
+    sign_in_as_staff(page, server)
+    page.get_by_role("navigation", name="Staff").get_by_role("link", name="Trials").click()
+    expect_h1(page, "Trial catalog")
