@@ -79,6 +79,9 @@ def _lead_query():
         func.coalesce(
             words_in_order(LeadMatch.nct_id, LeadMatch.rank, LeadMatch.lead_id == Lead.id), ""
         ).label("matched_nct_ids"),
+        # Added with distance matching: empty when not answered, not located or no match.
+        Lead.travel_distance.label("travel_distance_km"),
+        Lead.nearest_site_km,
     ).outerjoin(Referral, Lead.referral_id == Referral.id)
 
 

@@ -6,7 +6,7 @@ import re
 import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
-from wtforms import BooleanField, IntegerField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.widgets import TextInput
@@ -85,6 +85,17 @@ class YesCheckbox(BooleanField):
 
     def process_formdata(self, valuelist):
         self.data = bool(valuelist) and valuelist[0] == "y"
+
+
+class OptionalRadioField(RadioField):
+    """Radio buttons that may be left unanswered (data None); an answer must be a choice."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata([value for value in valuelist if value.strip()])
+
+    def pre_validate(self, form) -> None:
+        if self.data is not None:
+            super().pre_validate(form)
 
 
 class TypedStringField(StringField):

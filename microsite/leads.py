@@ -9,14 +9,14 @@ from datetime import datetime
 
 from flask import current_app, render_template
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from . import erasure, mail, referrals
 from .attribution import UTM_FIELDS
 from .choices import LEAD_STATUSES
 from .database import add_once
 from .extensions import db
-from .models import Lead, LeadNote, Referral, StaffUser, StatusChange, utcnow
+from .models import Lead, LeadNote, Referral, StaffUser, StatusChange, Trial, utcnow
 from .trials import matching
 from .web.urls import absolute_url
 
@@ -127,6 +127,7 @@ class LeadFile:
     changes: list[StatusChange]
     matches: list[dict]
     matched_at: datetime | None
+    catalog: dict[str, dict]  # today's site and central contacts of the matched trials
 
 
 def lead_file(lead_id: int) -> LeadFile | None:
@@ -149,10 +150,39 @@ def lead_file(lead_id: int) -> LeadFile | None:
         .options(joinedload(StatusChange.staff))
         .order_by(StatusChange.id)
     )
+    matches = matching.stored_matches(lead.id)
     return LeadFile(
         lead=lead,
         notes=list(notes),
         changes=list(changes),
-        matches=matching.stored_matches(lead.id),
+        matches=matches,
         matched_at=matching.matched_at(lead.id),
+        catalog=todays_contacts([match["nct_id"] for match in matches]),
     )
+
+
+def todays_contacts(nct_ids: list[str]) -> dict[str, dict]:
+    """For each trial, today's contact of each site (by facility, city and state) and its
+    central contacts, so the navigator calls the right person."""
+    trials = db.session.scalars(
+        select(Trial)
+        .where(Trial.nct_id.in_(nct_ids))
+        .options(selectinload(Trial.sites), selectinload(Trial.contacts))
+    )
+    return {
+        trial.nct_id: {
+            "sites": {
+                (site.facility or "", site.city or "", site.state or ""): {
+                    "name": site.contact_name or "",
+                    "phone": site.contact_phone or "",
+                    "email": site.contact_email or "",
+                }
+                for site in trial.sites
+            },
+            "contacts": [
+                {"name": c.name or "", "phone": c.phone or "", "email": c.email or ""}
+                for c in trial.contacts
+            ],
+        }
+        for trial in trials
+    }

@@ -164,9 +164,13 @@ def test_no_health_data_in_any_url(app, client, apply_form):
     assert response.headers["Location"] == "/apply/thanks"
     html = client.get("/apply/thanks").get_data(as_text=True)
     assert "NCT99990001" in html  # the page does show the trials...
-    for url in site_urls(html):  # ...but none of its own URLs carry them
-        for health in ("NCT", "neuroblastoma", "diagnosis", "age="):
+    trial_pages = [url for url in site_urls(html) if url.startswith("/trials/")]
+    # ...each links to its public page, whose NCT id says nothing about the visitor...
+    assert trial_pages == [f"/trials/NCT9999000{n}" for n in (1, 2, 3)]
+    for url in site_urls(html):  # ...and no other URL of the site carries health data
+        for health in ("neuroblastoma", "diagnosis", "age="):
             assert health not in url, url
+        assert url in trial_pages or "NCT" not in url, url
     links = re.findall(r'href="(https://clinicaltrials\.gov/[^"]*)"', html)
     assert links == [f"https://clinicaltrials.gov/study/NCT9999000{n}" for n in (1, 2, 3)]
 
@@ -183,8 +187,12 @@ def test_staff_see_the_matches_the_family_saw(app, client, apply_form, staff_cli
     )
     page = staff_client.get(f"/staff/leads/{lead.id}")
     assert page.status_code == 200
-    staff = items(section(page.get_data(as_text=True), "Trials shown to the family"))
+    staff_html = page.get_data(as_text=True)
+    # Staff also see each site's contact from today's catalog: that aside, the same list.
+    without_contacts = re.sub(r'<br><span class="trial__contact">.*?</span>', "", staff_html)
+    staff = items(section(without_contacts, "Trials shown to the family"))
     assert [text(i) for i in staff] == [text(i) for i in family]
+    assert staff_html.count('class="trial__contact"') == 3  # the three Swedish sites shown
     assert "Match again" in page.get_data(as_text=True)
 
 
@@ -285,7 +293,7 @@ def test_the_trials_page_shows_size_freshness_and_statuses(app, staff_client):
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert (
-        "Last sync finished <strong>20 Nov 2026, 14:05</strong> (UTC): 2 new, 40 updated, 1 skipped."
+        "Last sync finished <strong>20 Nov 2026, 14:05</strong> (UTC): 2 new, 40 updated, 0 unchanged, 1 skipped."
         in html
     )
     stats = text(section(html, "How fresh it is"))
@@ -351,5 +359,5 @@ def test_the_csv_column_follows_matching_again(app, client, apply_form, staff_cl
     lead = the_lead(app)
     add_trial(app, "NCT99990009", sites=[("SE", "RECRUITING")] * 9)
     match_again(staff_client, lead.id)
-    [_, row] = csv_rows(staff_client)
-    assert row[-1] == "NCT99990009 NCT99990001 NCT99990002 NCT99990003"
+    [header, row] = csv_rows(staff_client)
+    assert row[header.index("matched_nct_ids")] == "NCT99990009 NCT99990001 NCT99990002 NCT99990003"

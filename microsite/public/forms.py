@@ -18,9 +18,11 @@ from ..choices import (
     MAX_PATIENT_AGE,
     MIN_PATIENT_AGE,
     ROLES,
+    TRAVEL_DISTANCES,
     TREATMENT_STAGES,
 )
 from ..fields import (
+    OptionalRadioField,
     WholeNumberField,
     YesCheckbox,
     choice_options,
@@ -116,6 +118,12 @@ class ApplyForm(VisitorForm):
         description="Helps us find trial sites near you.",
         autocomplete="postal-code",
     )
+    travel_distance = OptionalRadioField(
+        "How far could the patient travel for a trial? (optional)",
+        choices=choice_options(TRAVEL_DISTANCES),
+        description="We list trial sites within this distance first.",
+        invalid_choice_message="Choose one of the listed distances, or leave it unanswered.",
+    )
     name = text_field("Your name", 100, "Enter your name.", autocomplete="name")
     email = email_field("Your email address", "Enter your email address.", autocomplete="email")
     phone = text_field(
@@ -177,6 +185,7 @@ class ApplyForm(VisitorForm):
             "treatment_stage": self.treatment_stage.data,
             "country": self.country.data,
             "postal_code": self.postal_code.data,
+            "travel_distance": self.travel_distance.data,
             "name": self.name.data,
             "email": self.email.data,
             "phone": self.phone.data,

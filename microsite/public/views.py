@@ -19,7 +19,7 @@ from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError, generate_csrf
 
 from .. import attribution, erasure, referrals, suppression
-from ..choices import COUNTRIES
+from ..choices import COUNTRIES, TRAVEL_DISTANCES
 from ..content import ARTICLE_LAST_REVIEWED, published_testimonials
 from ..extensions import csrf, db, limiter
 from ..leads import CONSENT_TEXT, record_application
@@ -38,6 +38,17 @@ bp = Blueprint("public", __name__)
 SESSION_EXPIRED = "session_expired"
 RATE_LIMITED = "rate_limited"
 DATABASE_UNAVAILABLE = "database_unavailable"
+
+
+@bp.app_template_filter("distance")
+def distance(km: float, country: str | None) -> str:
+    return matching.distance_text(km, country)
+
+
+@bp.app_template_filter("travel_distance")
+def travel_distance(value: str | None) -> str | None:
+    """The label of a travel distance that limits the search; None for any or no answer."""
+    return TRAVEL_DISTANCES.get(value) if value not in (None, "any") else None
 
 
 @bp.get("/")

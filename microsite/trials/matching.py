@@ -7,30 +7,52 @@ The rules (the README's "Trial matching" section says the same):
 - its conditions or keywords name the lead's diagnosis, through the synonym table
   (synonyms.py), precomputed on import into ``Trial.diagnoses`` ("|all|aml|"); the
   diagnosis "other" matches nothing: the navigator searches by hand;
-- ranked: a recruiting site in the patient's country first, then more recruiting sites,
-  then the most recent update (then the NCT id, so ties always come in the same order);
-- at most ``MAX_MATCHES``.
+- at most ``MAX_MATCHES``, ranked:
+  - when the postal code is located (``places.py``), by distance: the great-circle
+    distance (R = 6371 km) from the postal code's centre to each trial's nearest RECRUITING
+    site with coordinates, in any country (a family near a border may cross it). Trials
+    with a site within the travel distance come first, nearest first, then those farther
+    away, nearest first, then trials whose recruiting sites have no coordinates and
+    trials not yet recruiting, in the order below;
+  - otherwise by country: a recruiting site in the patient's country first, then more
+    recruiting sites, then the most recent update (then the NCT id, so ties always come
+    in the same order).
 
-One query does the filtering and the ranking in the database, on SQLite and PostgreSQL.
-The matches are stored with the lead (``LeadMatch``) as they were shown, so what staff see
-later is what the family saw, whatever happens to the catalog since.
+Distances need no database extension: recruiting sites are found through an ordinary
+index on (status, latitude, longitude), in a box around the family that widens (80, 160,
+400, 800 km, then everything) until MAX_MATCHES trials have a site within it; exact
+distances are computed for the sites in the box only. The matches are stored with the
+lead (``LeadMatch``) as they were shown, distances included, so what staff see later is
+what the family saw, whatever happens to the catalog since.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 from sqlalchemy import and_, case, delete, exists, func, or_, select
 
-from ..choices import OPEN_TRIAL_STATUSES, RECRUITING, TRIAL_PHASE_LABELS, TRIAL_STATUS_LABELS
+from ..choices import (
+    MILE_COUNTRIES,
+    OPEN_TRIAL_STATUSES,
+    RECRUITING,
+    TRIAL_PHASE_LABELS,
+    TRIAL_STATUS_LABELS,
+)
 from ..extensions import db
 from ..models import Lead, LeadMatch, Trial, TrialSite
+from . import places
+from .places import Place
 
 log = logging.getLogger(__name__)
 
 MAX_MATCHES = 5
 SITES_SHOWN = 3
+EARTH_RADIUS_KM = 6371.0
+SEARCH_RADII_KM = (80, 160, 400, 800)  # the box around the family widens through these
 NO_MATCH = ("other",)
 
 
@@ -68,6 +90,19 @@ def age_range_text(min_months: int | None, max_months: int | None) -> str:
     return f"{_months_text(low)} to {_months_text(max_months)}"
 
 
+KM_PER_MILE = 1.609344
+
+
+def distance_text(km: float, country: str | None) -> str:
+    """ "about 12 mi (19 km)" for a family in a miles country, "about 19 km (12 mi)"
+    elsewhere: sites are placed by their city's centre, so distances are approximate."""
+    kilometres = max(1, whole_km(km))
+    miles = max(1, whole_km(km / KM_PER_MILE))
+    if country in MILE_COUNTRIES:
+        return f"about {miles} mi ({kilometres} km)"
+    return f"about {kilometres} km ({miles} mi)"
+
+
 def _recruiting_site(country: str | None = None):
     conditions = [TrialSite.trial_id == Trial.id, TrialSite.status == RECRUITING]
     if country is not None:
@@ -75,9 +110,18 @@ def _recruiting_site(country: str | None = None):
     return and_(*conditions)
 
 
-def match_statement(diagnosis: str, age_years: int, country: str):
-    """The ranked query of at most MAX_MATCHES trials for these answers."""
+def _fits(diagnosis: str, age_years: int) -> list:
+    """The conditions a trial meets to fit these answers (status, diagnosis, ages)."""
     first_month, last_month = 12 * age_years, 12 * age_years + 11
+    return [
+        Trial.overall_status.in_(OPEN_TRIAL_STATUSES),
+        Trial.diagnoses.contains(f"|{diagnosis}|", autoescape=True),
+        or_(Trial.min_age_months.is_(None), Trial.min_age_months <= last_month),
+        or_(Trial.max_age_months.is_(None), Trial.max_age_months >= first_month),
+    ]
+
+
+def _country_order(country: str) -> list:
     sites = (
         select(func.count(TrialSite.id))
         .where(_recruiting_site())
@@ -85,54 +129,183 @@ def match_statement(diagnosis: str, age_years: int, country: str):
         .scalar_subquery()
     )
     in_country = exists().where(_recruiting_site(country)).correlate(Trial)
+    return [
+        case((in_country, 0), else_=1),
+        sites.desc(),
+        case((Trial.last_update_on.is_(None), 1), else_=0),
+        Trial.last_update_on.desc(),
+        Trial.nct_id,
+    ]
+
+
+def match_statement(diagnosis: str, age_years: int, country: str):
+    """The country-ranked query of at most MAX_MATCHES trials for these answers."""
     return (
         select(Trial)
-        .where(
-            Trial.overall_status.in_(OPEN_TRIAL_STATUSES),
-            Trial.diagnoses.contains(f"|{diagnosis}|", autoescape=True),
-            or_(Trial.min_age_months.is_(None), Trial.min_age_months <= last_month),
-            or_(Trial.max_age_months.is_(None), Trial.max_age_months >= first_month),
-        )
-        .order_by(
-            case((in_country, 0), else_=1),
-            sites.desc(),
-            case((Trial.last_update_on.is_(None), 1), else_=0),
-            Trial.last_update_on.desc(),
-            Trial.nct_id,
-        )
+        .where(*_fits(diagnosis, age_years))
+        .order_by(*_country_order(country))
         .limit(MAX_MATCHES)
     )
+
+
+# Distances -------------------------------------------------------------------------------
+
+
+def distance_km(latitude: float, longitude: float, to_latitude: float, to_longitude: float):
+    """The great-circle distance in kilometres (haversine, R = 6371 km)."""
+    phi1, phi2 = math.radians(latitude), math.radians(to_latitude)
+    half_dphi = (phi2 - phi1) / 2
+    half_dlambda = math.radians(to_longitude - longitude) / 2
+    h = math.sin(half_dphi) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(half_dlambda) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def bounding_box(latitude: float, longitude: float, radius_km: float):
+    """Latitude bounds and longitude ranges (two where the box crosses 180°) holding every
+    point within ``radius_km``."""
+    angle = radius_km / EARTH_RADIUS_KM
+    south, north = latitude - math.degrees(angle), latitude + math.degrees(angle)
+    if south <= -90 or north >= 90 or angle >= math.pi / 2:
+        return max(south, -90.0), min(north, 90.0), [(-180.0, 180.0)]
+    spread = math.degrees(math.asin(min(1.0, math.sin(angle) / math.cos(math.radians(latitude)))))
+    west, east = longitude - spread, longitude + spread
+    if west < -180:
+        return south, north, [(west + 360, 180.0), (-180.0, east)]
+    if east > 180:
+        return south, north, [(west, 180.0), (-180.0, east - 360)]
+    return south, north, [(west, east)]
+
+
+def sites_in_box_statement(fits: list, box):
+    """(trial id, latitude, longitude) of the recruiting sites in ``box`` (None: all with
+    coordinates) of the trials that fit."""
+    query = (
+        select(TrialSite.trial_id, TrialSite.latitude, TrialSite.longitude)
+        .join(Trial, Trial.id == TrialSite.trial_id)
+        .where(TrialSite.status == RECRUITING, *fits)
+    )
+    if box is None:
+        query = query.where(TrialSite.latitude.is_not(None), TrialSite.longitude.is_not(None))
+    else:
+        south, north, ranges = box
+        query = query.where(
+            TrialSite.latitude.between(south, north),
+            or_(*(TrialSite.longitude.between(west, east) for west, east in ranges)),
+        )
+    return query
+
+
+def nearest_distances(fits: list, latitude: float, longitude: float) -> dict[int, float]:
+    """Each fitting trial's distance to its nearest recruiting site, for at least the
+    MAX_MATCHES nearest trials: the box widens until that many are within its radius."""
+    for radius in (*SEARCH_RADII_KM, None):
+        box = None if radius is None else bounding_box(latitude, longitude, radius)
+        nearest: dict[int, float] = {}
+        for trial_id, site_latitude, site_longitude in db.session.execute(
+            sites_in_box_statement(fits, box)
+        ):
+            km = distance_km(latitude, longitude, site_latitude, site_longitude)
+            if km < nearest.get(trial_id, math.inf):
+                nearest[trial_id] = km
+        if radius is None or sum(km <= radius for km in nearest.values()) >= MAX_MATCHES:
+            return nearest
+    return {}  # not reached: the last pass takes every site
+
+
+@dataclass
+class Ranked:
+    """A matched trial with the recruiting sites to show, nearest first when known."""
+
+    trial: Trial
+    nearest_km: float | None = None
+    sites: list[dict] = field(default_factory=list)
+    recruiting_sites: int = 0
+
+
+def _ranked_trials(lead: Lead, place: Place | None) -> list[Ranked]:
+    fits = _fits(lead.diagnosis, lead.patient_age)
+    if place is None:
+        return [
+            Ranked(trial)
+            for trial in db.session.scalars(
+                match_statement(lead.diagnosis, lead.patient_age, lead.country)
+            )
+        ]
+    nearest = nearest_distances(fits, place.latitude, place.longitude)
+    in_order = db.session.execute(
+        select(Trial.id).where(*fits).order_by(*_country_order(lead.country))
+    ).scalars()
+    position = {trial_id: index for index, trial_id in enumerate(in_order)}
+    chosen = sorted(
+        position,
+        key=lambda trial_id: (
+            trial_id not in nearest,
+            nearest.get(trial_id, 0.0),
+            position[trial_id],
+        ),
+    )[:MAX_MATCHES]
+    trials = {t.id: t for t in db.session.scalars(select(Trial).where(Trial.id.in_(chosen)))}
+    return [Ranked(trials[trial_id], nearest.get(trial_id)) for trial_id in chosen]
 
 
 def match_trials(lead: Lead) -> list[Trial]:
     """The trials that may fit ``lead``, best first, at most MAX_MATCHES."""
     if lead.diagnosis in NO_MATCH:
         return []
-    return list(db.session.scalars(match_statement(lead.diagnosis, lead.patient_age, lead.country)))
+    place = places.locate(lead.country, lead.postal_code)
+    return [ranked.trial for ranked in _ranked_trials(lead, place)]
 
 
-def _sites_in_country(trials: list[Trial], country: str) -> dict[int, list[dict]]:
-    """Up to SITES_SHOWN recruiting sites of each trial in ``country``: one query."""
-    if not trials:
-        return {}
-    rows = db.session.execute(
-        select(TrialSite.trial_id, TrialSite.facility, TrialSite.city)
-        .where(
-            TrialSite.trial_id.in_([t.id for t in trials]),
-            TrialSite.status == RECRUITING,
-            TrialSite.country_code == country,
-        )
+def _site_shown(site: TrialSite, km: float | None) -> dict:
+    return {
+        "facility": site.facility or "",
+        "city": site.city or "",
+        "state": site.state or "",
+        "country_code": site.country_code or "",
+        "distance_km": None if km is None else round(km, 1),
+        "contact": {
+            "name": site.contact_name or "",
+            "phone": site.contact_phone or "",
+            "email": site.contact_email or "",
+        },
+    }
+
+
+def _add_sites(ranked: list[Ranked], country: str, place: Place | None) -> None:
+    """Up to SITES_SHOWN recruiting sites of each trial: nearest first when the family is
+    located, else those in the family's country; and the count of recruiting sites. One
+    query."""
+    by_trial = {item.trial.id: item for item in ranked}
+    if not by_trial:
+        return
+    sites = db.session.scalars(
+        select(TrialSite)
+        .where(TrialSite.trial_id.in_(list(by_trial)), TrialSite.status == RECRUITING)
         .order_by(TrialSite.trial_id, TrialSite.id)
     )
-    found: dict[int, list[dict]] = defaultdict(list)
-    for trial_id, facility, city in rows:
-        if len(found[trial_id]) < SITES_SHOWN:
-            found[trial_id].append({"facility": facility or "", "city": city or ""})
-    return found
+    candidates: dict[int, list[tuple]] = defaultdict(list)
+    for site in sites:
+        item = by_trial[site.trial_id]
+        item.recruiting_sites += 1
+        km = None
+        if place is not None and site.latitude is not None and site.longitude is not None:
+            km = distance_km(place.latitude, place.longitude, site.latitude, site.longitude)
+        if place is None and site.country_code != country:
+            continue
+        in_country = site.country_code == country
+        candidates[site.trial_id].append((km is None, km or 0.0, not in_country, site.id, site, km))
+    for trial_id, found in candidates.items():
+        found.sort(key=lambda entry: entry[:4])
+        by_trial[trial_id].sites = [_site_shown(site, km) for *_, site, km in found[:SITES_SHOWN]]
 
 
-def shown(trial: Trial, sites: list[dict]) -> dict:
-    """What the family is shown of ``trial``: kept as it was, with its labels."""
+def shown(item: Ranked, lead: Lead, place: Place | None) -> dict:
+    """What the family is shown of a matched trial: kept as it was, with its labels."""
+    trial = item.trial
+    travel = lead.travel_distance
+    within = None
+    if item.nearest_km is not None:
+        within = travel in (None, "any") or item.nearest_km <= int(travel)
     return {
         "nct_id": trial.nct_id,
         "title": trial.brief_title,
@@ -143,25 +316,39 @@ def shown(trial: Trial, sites: list[dict]) -> dict:
         "min_age_months": trial.min_age_months,
         "max_age_months": trial.max_age_months,
         "ages": age_range_text(trial.min_age_months, trial.max_age_months),
-        "sites": sites,
+        "ranked_by": "country" if place is None else "distance",
+        "recruiting_sites": item.recruiting_sites,
+        "nearest_km": None if item.nearest_km is None else round(item.nearest_km, 1),
+        "within_travel": within,
+        "sites": item.sites,
     }
+
+
+def whole_km(km: float | None) -> int | None:
+    """Kilometres rounded half up, as leads.csv's nearest_site_km."""
+    return None if km is None else int(math.floor(km + 0.5))
 
 
 def store_matches(lead: Lead) -> list[LeadMatch]:
     """Match ``lead`` now and keep the result with it, replacing earlier matches. The
     caller commits."""
-    trials = match_trials(lead)
-    sites = _sites_in_country(trials, lead.country)
+    ranked: list[Ranked] = []
+    place = None
+    if lead.diagnosis not in NO_MATCH:
+        place = places.locate(lead.country, lead.postal_code)
+        ranked = _ranked_trials(lead, place)
+        _add_sites(ranked, lead.country, place)
     db.session.execute(delete(LeadMatch).where(LeadMatch.lead_id == lead.id))
     matches = [
         LeadMatch(
             lead_id=lead.id,
             rank=rank,
-            nct_id=trial.nct_id,
-            shown=shown(trial, sites.get(trial.id, [])),
+            nct_id=item.trial.nct_id,
+            shown=shown(item, lead, place),
         )
-        for rank, trial in enumerate(trials, start=1)
+        for rank, item in enumerate(ranked, start=1)
     ]
+    lead.nearest_site_km = whole_km(ranked[0].nearest_km) if ranked else None
     db.session.add_all(matches)
     db.session.flush()
     log.info("lead %d: %d trials matched", lead.id, len(matches))
