@@ -8,7 +8,7 @@ CHROME_PATH ?= /usr/bin/chromium
 AUDIT_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run serve test bench loadtest audit install install-dev clean
+.PHONY: help run serve lint test bench loadtest audit install install-dev clean
 
 help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,7 +41,11 @@ serve: install ## Migrate, then serve with gunicorn -c gunicorn.conf.py on 127.0
 	$(FLASK) db upgrade
 	exec $(VENV)/bin/gunicorn -c gunicorn.conf.py
 
-test: install-dev ## Run the whole test suite with branch coverage: on SQLite, then on PostgreSQL if TEST_DATABASE_URL is set
+lint: install-dev ## Check the Python code with ruff (lint rules and formatting, pyproject.toml)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint ## ruff, then the whole test suite with branch coverage: on SQLite, then on PostgreSQL if TEST_DATABASE_URL is set
 	$(VENV)/bin/pytest
 	@if [ -n "$$TEST_DATABASE_URL" ] || [ "$$CI" = true ]; then \
 		echo "The whole suite again, on PostgreSQL (TEST_DATABASE_URL); coverage adds up over both runs:"; \
