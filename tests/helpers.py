@@ -29,7 +29,8 @@ from microsite.models import Lead, Trial, TrialSite, utcnow
 from microsite.trials import synonyms
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Recorded ClinicalTrials.gov API v2 records (fictional studies, NCT9999xxxx).
+TRIAL_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "trials"
 
 # The PUBLIC_URL of the apps ``make_app`` builds (the development default): mail links and
 # personal links start with it, whatever Host a request names.
@@ -284,10 +285,10 @@ def add_trial(
         db.session.commit()
 
 
-def import_trials(app, *names: str) -> str:
-    """``flask trials import`` of files in tests/fixtures/trials; returns its output."""
-    paths = [str(FIXTURES / "trials" / name) for name in names]
-    result = app.test_cli_runner().invoke(args=["trials", "import", *paths])
+def import_trials(app, *paths: Path) -> str:
+    """``flask trials import PATH...`` (e.g. files of TRIAL_FIXTURES), which must succeed;
+    returns its output."""
+    result = app.test_cli_runner().invoke(args=["trials", "import", *map(str, paths)])
     assert result.exit_code == 0, result.output
     return result.output
 

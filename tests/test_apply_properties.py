@@ -57,7 +57,9 @@ def assert_valid(lead: Lead) -> None:
 @settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(fuzzed=st.dictionaries(st.sampled_from(APPLICATION_FIELDS), any_text, min_size=1, max_size=5))
+@given(
+    fuzzed=st.dictionaries(st.sampled_from(APPLICATION_FIELDS), any_text, min_size=1, max_size=5)
+)
 def test_any_text_in_any_field_never_breaks_the_site_or_the_data(app, client, apply_form, fuzzed):
     data = apply_form(**fuzzed)
     with app.app_context():

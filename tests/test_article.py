@@ -12,7 +12,7 @@ from sqlalchemy import select
 from microsite import models
 from microsite.extensions import db
 from microsite.models import Lead
-from tests.helpers import import_trials, rows
+from tests.helpers import TRIAL_FIXTURES, import_trials, rows
 
 TITLE = "Latest Clinical Research and Developments in Pediatric Cancer: A Global Perspective"
 
@@ -219,7 +219,8 @@ def test_no_page_loads_anything_from_another_host(
 ):
     """Every page, those that show the trial catalog included, loads everything from its
     own site; the links to other sites it shows (ClinicalTrials.gov...) load nothing."""
-    import_trials(app, "study.json", "list.json")  # NCT99990001 fits the application
+    # The catalog of the fixture files: NCT99990001 fits the application.
+    import_trials(app, TRIAL_FIXTURES / "study.json", TRIAL_FIXTURES / "list.json")
     assert client.post("/apply", data=apply_form()).status_code == 303
     assert client.post("/share", data=share_form()).status_code == 303
     [lead] = rows(app, Lead)

@@ -200,7 +200,9 @@ def test_purge_takes_its_own_age(app):
 
 def test_staff_are_told_of_new_leads_without_personal_data(make_app):
     app = make_app(STAFF_NOTIFY_EMAIL="team@example.org")
-    submit_application(app, name="Private Person", email="private@example.com", phone="020 7946 0018")
+    submit_application(
+        app, name="Private Person", email="private@example.com", phone="020 7946 0018"
+    )
     [notice] = messages(app, "staff_notice")
     assert notice.to_address == "team@example.org"
     with app.app_context():

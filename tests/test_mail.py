@@ -42,9 +42,7 @@ def test_the_friend_receives_one_message_whose_link_resolves_to_the_referral(mai
     assert [m.status for m in rows(mail_app, OutboxMessage)] == ["sent"]
 
     client = mail_app.test_client()
-    response = client.get(
-        link.removeprefix(PUBLIC_URL), headers={"User-Agent": BROWSER_UA}
-    )
+    response = client.get(link.removeprefix(PUBLIC_URL), headers={"User-Agent": BROWSER_UA})
     assert response.headers["Location"] == "/"
     with mail_app.app_context():
         referral = db.session.scalar(select(Referral))

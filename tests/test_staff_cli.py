@@ -51,7 +51,9 @@ def test_a_password_from_stdin_keeps_its_spaces_but_not_the_line_ending(app, run
 
 
 def test_create_asks_twice_for_the_password(app, runner):
-    result = runner.invoke(args=["staff", "create", STAFF_EMAIL], input=f"{STAFF_PASSWORD}\n{STAFF_PASSWORD}\n")
+    result = runner.invoke(
+        args=["staff", "create", STAFF_EMAIL], input=f"{STAFF_PASSWORD}\n{STAFF_PASSWORD}\n"
+    )
     assert result.exit_code == 0, result.output
     assert result.output.count("Password") == 1 and "Repeat for confirmation" in result.output
     assert STAFF_PASSWORD not in result.output  # the typing is hidden
@@ -110,7 +112,9 @@ def test_a_bad_email_is_refused(app, runner, email):
 
 
 def test_create_needs_an_email(runner):
-    result = runner.invoke(args=["staff", "create", "--password-stdin"], input=STAFF_PASSWORD + "\n")
+    result = runner.invoke(
+        args=["staff", "create", "--password-stdin"], input=STAFF_PASSWORD + "\n"
+    )
     assert result.exit_code == 2
     assert "Missing argument 'EMAIL'" in result.output
 

@@ -120,7 +120,8 @@ def chart_days(html: str) -> dict[date, int]:
     assert len(re.findall(r'<rect class="chart__bar"', svg)) == len(bars) == 30
     table = re.search(r'aria-label="Leads per day, as a table">(.*?)</table>', html, re.S).group(1)
     table_rows = re.findall(
-        r'<tr><th scope="row"><time datetime="(\d{4}-\d\d-\d\d)">[^<]*</time></th><td>(\d+)</td></tr>',
+        r'<tr><th scope="row"><time datetime="(\d{4}-\d\d-\d\d)">[^<]*</time></th>'
+        r"<td>(\d+)</td></tr>",
         table,
     )
     assert len(table_rows) == 30
@@ -697,7 +698,8 @@ def test_the_article_shows_only_published_testimonials(staff_client, app):
     data = quote_form(staff_client, path, author=frank.author, quote=frank.quote, published=None)
     assert staff_client.post(path, data=data).status_code == 303
     staff_client.post(
-        "/staff/testimonials/new", data=quote_form(staff_client, author="Hidden One", published=None)
+        "/staff/testimonials/new",
+        data=quote_form(staff_client, author="Hidden One", published=None),
     )
     staff_client.post("/staff/testimonials/new", data=quote_form(staff_client, author="Shown One"))
     assert published_on_article(app.test_client()) == [
@@ -710,9 +712,8 @@ def test_the_article_shows_only_published_testimonials(staff_client, app):
 
 def test_a_second_testimonial_by_the_same_name_gets_its_own_slug(staff_client, app):
     for _ in range(2):
-        assert (
-            staff_client.post("/staff/testimonials/new", data=quote_form(staff_client)).status_code == 303
-        )
+        response = staff_client.post("/staff/testimonials/new", data=quote_form(staff_client))
+        assert response.status_code == 303
     assert [t.slug for t in rows(app, models.Testimonial)[-2:]] == ["jo-parent", "jo-parent-2"]
 
 
@@ -732,7 +733,9 @@ def test_a_second_testimonial_by_the_same_name_gets_its_own_slug(staff_client, a
 )
 def test_a_testimonial_that_does_not_validate_is_422(staff_client, app, answers, message):
     before = rows(app, models.Testimonial)
-    response = staff_client.post("/staff/testimonials/new", data=quote_form(staff_client, **answers))
+    response = staff_client.post(
+        "/staff/testimonials/new", data=quote_form(staff_client, **answers)
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert message in html and "<title>Error: Add a testimonial" in html
@@ -851,7 +854,9 @@ def test_every_staff_response_is_no_store(staff_client, app):
             responses[f"POST {path}"] = staff_client.post(path, data={"csrf_token": token})
     responses["GET /staff/?from=bad"] = staff_client.get("/staff/?from=bad")
     responses["GET /staff/leads/999"] = staff_client.get("/staff/leads/999")
-    responses["POST /staff/leads/1/status without token"] = staff_client.post("/staff/leads/1/status")
+    responses["POST /staff/leads/1/status without token"] = staff_client.post(
+        "/staff/leads/1/status"
+    )
     responses["POST /staff/logout"] = staff_client.post("/staff/logout", data={"csrf_token": token})
     anonymous = app.test_client()
     responses["anonymous GET /staff/login"] = anonymous.get("/staff/login")

@@ -20,8 +20,8 @@ from microsite.content import ARTICLE_LAST_REVIEWED
 from microsite.extensions import db
 from microsite.models import Trial, TrialContact, TrialSite
 from microsite.trials import pages as trial_pages
+from tests.helpers import TRIAL_FIXTURES, import_trials
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "trials"
 PUBLIC = "https://trials.example"
 SITEMAP_NS = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
 
@@ -147,7 +147,7 @@ def store_trial(app, nct_id: str = "NCT99990001", sites=(), contacts=(), **colum
 
 def study_file(tmp_path: Path, name: str = "study.json", **changes) -> Path:
     """tests/fixtures/trials/study.json with some protocolSection modules changed."""
-    study = json.loads((FIXTURES / "study.json").read_text())
+    study = json.loads((TRIAL_FIXTURES / "study.json").read_text())
     for module, fields in changes.items():
         study["protocolSection"][module].update(fields)
     path = tmp_path / name
@@ -155,17 +155,11 @@ def study_file(tmp_path: Path, name: str = "study.json", **changes) -> Path:
     return path
 
 
-def trials_import(app, path: Path) -> str:
-    result = app.test_cli_runner().invoke(args=["trials", "import", str(path)])
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
 # --- What the page shows -------------------------------------------------------------------
 
 
 def test_the_page_shows_the_trial_as_imported(app, client):
-    trials_import(app, FIXTURES / "study.json")
+    import_trials(app, TRIAL_FIXTURES / "study.json")
     main = page_of(client)
 
     assert main.find("h1").text() == "Fictional Study of Dinutuximab Beta in Relapsed Neuroblastoma"
@@ -199,7 +193,7 @@ def test_the_page_shows_the_trial_as_imported(app, client):
 
 
 def test_sites_are_grouped_by_country_and_state_with_their_contacts(app, client):
-    trials_import(app, FIXTURES / "study.json")
+    import_trials(app, TRIAL_FIXTURES / "study.json")
     main = page_of(client)
     countries = [h3.text() for h3 in main.find_all("h3", class_="sites__country")]
     # Our names for ISO codes ("Turkey" and "Türkiye" are one country), the name as given
@@ -369,9 +363,9 @@ def test_an_unchanged_reimport_keeps_the_etag_and_a_changed_record_changes_it(
     app, client, tmp_path
 ):
     path = study_file(tmp_path)
-    trials_import(app, path)
+    import_trials(app, path)
     first = client.get("/trials/NCT99990001")
-    assert "0 updated, 1 unchanged" in trials_import(app, path)
+    assert "0 updated, 1 unchanged" in import_trials(app, path)
     again = client.get("/trials/NCT99990001", headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304
     assert again.headers["ETag"] == first.headers["ETag"]
@@ -379,7 +373,7 @@ def test_an_unchanged_reimport_keeps_the_etag_and_a_changed_record_changes_it(
     changed = study_file(
         tmp_path, "changed.json", descriptionModule={"briefSummary": "Now longer."}
     )
-    assert "1 updated" in trials_import(app, changed)
+    assert "1 updated" in import_trials(app, changed)
     after = client.get("/trials/NCT99990001", headers={"If-None-Match": first.headers["ETag"]})
     assert after.status_code == 200
     assert after.headers["ETag"] != first.headers["ETag"]

@@ -11,23 +11,27 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from microsite.extensions import db
 from microsite.models import Trial, TrialContact, TrialImport, TrialSite
 from microsite.trials import catalog, files
+from tests.helpers import TRIAL_FIXTURES, count
 
-FIXTURES = Path(__file__).parent / "fixtures" / "trials"
-STUDY = json.loads((FIXTURES / "study.json").read_text())
+STUDY = json.loads((TRIAL_FIXTURES / "study.json").read_text())
 
 NDJSON_PROBLEMS = [
-    "studies.ndjson line 2: eligibilityModule.minimumAge '3 Fortnights' is not an age like '6 Months' or '18 Years'",
+    "studies.ndjson line 2: eligibilityModule.minimumAge '3 Fortnights' is not an age like "
+    "'6 Months' or '18 Years'",
     "studies.ndjson line 4: not valid JSON (Expecting ',' delimiter at character 101)",
     "studies.ndjson line 5: eligibilityModule.minimumAge is above maximumAge",
     "studies.ndjson line 6: identificationModule.nctId missing",
-    "studies.ndjson line 7: statusModule.lastUpdatePostDateStruct.date 'last Tuesday' is not a date like 2026-11-28 or 2026-11",
+    "studies.ndjson line 7: statusModule.lastUpdatePostDateStruct.date 'last Tuesday' is not a "
+    "date like 2026-11-28 or 2026-11",
     "studies.ndjson line 9: not a study object",
-    "studies.ndjson line 10: eligibilityModule.maximumAge 'twenty Years' is not an age like '6 Months' or '18 Years'",
+    "studies.ndjson line 10: eligibilityModule.maximumAge 'twenty Years' is not an age like "
+    "'6 Months' or '18 Years'",
 ]
 
 
@@ -35,17 +39,13 @@ def run_import(app, *files):
     return app.test_cli_runner().invoke(args=["trials", "import", *map(str, files)])
 
 
-def rows(app, model) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model))
-
-
 def trial(app, nct_id) -> Trial | None:
     """The trial with its sites and contacts loaded, detached from the session."""
     with app.app_context():
-        found = db.session.scalar(select(Trial).filter_by(nct_id=nct_id))
+        query = select(Trial).filter_by(nct_id=nct_id)
+        loaded = query.options(selectinload(Trial.sites), selectinload(Trial.contacts))
+        found = db.session.scalar(loaded)
         if found is not None:
-            found.sites, found.contacts  # noqa: B018 (load them)
             db.session.expunge(found)
         return found
 
@@ -75,7 +75,7 @@ def a_study(nct_id="NCT99990900", **eligibility) -> dict:
 
 def test_one_study_object_is_stored_with_its_sites_contacts_and_diagnoses(make_app):
     app = make_app()
-    result = run_import(app, FIXTURES / "study.json")
+    result = run_import(app, TRIAL_FIXTURES / "study.json")
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         "Studies: 1 new, 0 updated, 0 unchanged, 0 skipped.\n"
@@ -139,7 +139,7 @@ def test_one_study_object_is_stored_with_its_sites_contacts_and_diagnoses(make_a
 
 def test_a_list_of_studies(make_app):
     app = make_app()
-    result = run_import(app, FIXTURES / "list.json")
+    result = run_import(app, TRIAL_FIXTURES / "list.json")
     assert result.exit_code == 0
     assert result.stdout.startswith(
         "Studies: 3 new, 0 updated, 0 unchanged, 0 skipped.\nUnrecognized countries: 0.\n"
@@ -161,7 +161,7 @@ def test_a_list_of_studies(make_app):
 
 def test_a_search_page_reports_its_malformed_record_and_imports_the_rest(make_app):
     app = make_app()
-    result = run_import(app, FIXTURES / "page.json")
+    result = run_import(app, TRIAL_FIXTURES / "page.json")
     assert result.exit_code == 0
     assert result.stderr == (
         "page.json studies[1]: identificationModule.nctId 'NCT9999006' is not NCT and 8 digits\n"
@@ -180,7 +180,7 @@ def test_a_search_page_reports_its_malformed_record_and_imports_the_rest(make_ap
 
 def test_newline_delimited_json_lists_every_malformed_line_and_imports_the_rest(make_app):
     app = make_app()
-    result = run_import(app, FIXTURES / "studies.ndjson")
+    result = run_import(app, TRIAL_FIXTURES / "studies.ndjson")
     assert result.exit_code == 0
     assert result.stderr.splitlines() == NDJSON_PROBLEMS
     assert result.stdout.startswith("Studies: 2 new, 0 updated, 0 unchanged, 7 skipped.\n")
@@ -193,7 +193,7 @@ def test_newline_delimited_json_lists_every_malformed_line_and_imports_the_rest(
 def test_newline_delimited_json_in_a_json_file_is_read_line_by_line(make_app, tmp_path):
     app = make_app()
     copy_ = tmp_path / "export.json"
-    shutil.copy(FIXTURES / "studies.ndjson", copy_)
+    shutil.copy(TRIAL_FIXTURES / "studies.ndjson", copy_)
     result = run_import(app, copy_)
     assert result.exit_code == 0
     assert result.stderr.splitlines() == [
@@ -208,10 +208,10 @@ def test_a_zip_of_json_files_like_the_bulk_download(make_app, tmp_path, monkeypa
     app = make_app()
     archive = tmp_path / "ctg.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
-        zipped.write(FIXTURES / "study.json", "ctg-studies/NCT99990001.json")
-        zipped.write(FIXTURES / "list.json", "ctg-studies/list.json")
-        zipped.write(FIXTURES / "page.json", "ctg-studies/page.json")
-        zipped.write(FIXTURES / "studies.ndjson", "ctg-studies/studies.ndjson")
+        zipped.write(TRIAL_FIXTURES / "study.json", "ctg-studies/NCT99990001.json")
+        zipped.write(TRIAL_FIXTURES / "list.json", "ctg-studies/list.json")
+        zipped.write(TRIAL_FIXTURES / "page.json", "ctg-studies/page.json")
+        zipped.write(TRIAL_FIXTURES / "studies.ndjson", "ctg-studies/studies.ndjson")
         zipped.writestr("ctg-studies/broken.json", '{"protocolSection": ')
         zipped.writestr("ctg-studies/README.txt", "not a study, not read")
         zipped.writestr("__MACOSX/ctg-studies/._NCT99990001.json", "resource fork, not read")
@@ -219,7 +219,8 @@ def test_a_zip_of_json_files_like_the_bulk_download(make_app, tmp_path, monkeypa
     assert result.exit_code == 0, result.output
     problems = result.stderr.splitlines()
     assert problems == [
-        "ctg.zip ctg-studies/page.json studies[1]: identificationModule.nctId 'NCT9999006' is not NCT and 8 digits",
+        "ctg.zip ctg-studies/page.json studies[1]: identificationModule.nctId 'NCT9999006' "
+        "is not NCT and 8 digits",
         *[
             p.replace("studies.ndjson", "ctg.zip ctg-studies/studies.ndjson")
             for p in NDJSON_PROBLEMS
@@ -228,22 +229,22 @@ def test_a_zip_of_json_files_like_the_bulk_download(make_app, tmp_path, monkeypa
     ]
     assert result.stdout.startswith("Studies: 8 new, 0 updated, 0 unchanged, 9 skipped.\n")
     assert len(nct_ids(app)) == 8
-    assert rows(app, TrialSite) == 8 + 5 + 3 + 2
+    assert count(app, TrialSite) == 8 + 5 + 3 + 2
 
 
 @pytest.mark.parametrize("chunk", [7, 64, 1 << 20])
 def test_a_json_list_is_streamed_element_by_element(make_app, tmp_path, monkeypatch, chunk):
     """Reads of a few characters split every element, number and separator of the list."""
     monkeypatch.setattr(files, "CHUNK", chunk)
-    studies = json.loads((FIXTURES / "list.json").read_text())
+    studies = json.loads((TRIAL_FIXTURES / "list.json").read_text())
     compact = tmp_path / "compact.json"
     compact.write_text(json.dumps(studies, separators=(",", ":")))
     app = make_app()
-    for path in (FIXTURES / "list.json", compact):
+    for path in (TRIAL_FIXTURES / "list.json", compact):
         result = run_import(app, path)
         assert result.exit_code == 0, result.output
     assert nct_ids(app) == ["NCT99990002", "NCT99990003", "NCT99990004"]
-    assert rows(app, TrialSite) == 5
+    assert count(app, TrialSite) == 5
     empty = tmp_path / "empty.json"
     empty.write_text(" [ ] ")
     assert run_import(app, empty).stdout.startswith(
@@ -254,12 +255,15 @@ def test_a_json_list_is_streamed_element_by_element(make_app, tmp_path, monkeypa
 def test_several_files_in_one_run(make_app):
     app = make_app()
     result = run_import(
-        app, FIXTURES / "study.json", FIXTURES / "list.json", FIXTURES / "page.json"
+        app,
+        TRIAL_FIXTURES / "study.json",
+        TRIAL_FIXTURES / "list.json",
+        TRIAL_FIXTURES / "page.json",
     )
     assert result.exit_code == 0
     assert result.stdout.startswith("Studies: 6 new, 0 updated, 0 unchanged, 1 skipped.\n")
     assert "Unrecognized countries: 2 (Atlantis (1 site), Narnia (1 site))" in result.stdout
-    assert rows(app, TrialImport) == 1
+    assert count(app, TrialImport) == 1
 
 
 # The upsert ------------------------------------------------------------------------------
@@ -277,15 +281,17 @@ def stored_rows(app) -> list[tuple]:
 
 def test_importing_unchanged_records_again_writes_nothing_and_never_duplicates(make_app):
     app = make_app()
-    files = [FIXTURES / name for name in ("study.json", "list.json", "page.json", "studies.ndjson")]
+    files = [
+        TRIAL_FIXTURES / name for name in ("study.json", "list.json", "page.json", "studies.ndjson")
+    ]
     first = run_import(app, *files)
-    counts = [rows(app, model) for model in (Trial, TrialSite, TrialContact)]
+    counts = [count(app, model) for model in (Trial, TrialSite, TrialContact)]
     assert first.stdout.startswith("Studies: 8 new, 0 updated, 0 unchanged, 8 skipped.\n")
     before = stored_rows(app)
     second = run_import(app, *files)
     assert second.exit_code == 0
     assert second.stdout.startswith("Studies: 0 new, 0 updated, 8 unchanged, 8 skipped.\n")
-    assert [rows(app, model) for model in (Trial, TrialSite, TrialContact)] == counts == [8, 18, 2]
+    assert [count(app, model) for model in (Trial, TrialSite, TrialContact)] == counts == [8, 18, 2]
     assert stored_rows(app) == before  # same ids, same import times: no row written
     with app.app_context():
         runs = db.session.execute(
@@ -298,7 +304,7 @@ def test_importing_unchanged_records_again_writes_nothing_and_never_duplicates(m
 
 def test_a_changed_study_replaces_its_fields_sites_and_contacts(make_app, tmp_path):
     app = make_app()
-    run_import(app, FIXTURES / "study.json")
+    run_import(app, TRIAL_FIXTURES / "study.json")
     changed = copy.deepcopy(STUDY)
     protocol = changed["protocolSection"]
     protocol["identificationModule"]["briefTitle"] = "Fictional Study, Renamed"
@@ -317,7 +323,7 @@ def test_a_changed_study_replaces_its_fields_sites_and_contacts(make_app, tmp_pa
     assert stored.diagnoses == "|aml|wilms|"  # recomputed on update
     assert [(s.facility, s.country_code) for s in stored.sites] == [("Fictional New Site", "NO")]
     assert stored.contacts == []
-    assert (rows(app, Trial), rows(app, TrialSite), rows(app, TrialContact)) == (1, 1, 0)
+    assert (count(app, Trial), count(app, TrialSite), count(app, TrialContact)) == (1, 1, 0)
 
 
 def test_the_same_study_twice_in_one_file_is_stored_once_the_later_winning(make_app, tmp_path):
@@ -329,20 +335,22 @@ def test_the_same_study_twice_in_one_file_is_stored_once_the_later_winning(make_
     result = run_import(app, path)
     assert result.stdout.startswith("Studies: 1 new, 1 updated, 0 unchanged, 0 skipped.\n")
     assert trial(app, "NCT99990001").brief_title == "The later copy"
-    assert (rows(app, Trial), rows(app, TrialSite), rows(app, TrialContact)) == (1, 8, 2)
+    assert (count(app, Trial), count(app, TrialSite), count(app, TrialContact)) == (1, 8, 2)
 
 
 def test_batches_commit_as_they_go_with_the_same_result(make_app, monkeypatch):
     monkeypatch.setattr(catalog, "BATCH_SIZE", 2)
     app = make_app()
-    files = [FIXTURES / name for name in ("study.json", "list.json", "page.json", "studies.ndjson")]
+    files = [
+        TRIAL_FIXTURES / name for name in ("study.json", "list.json", "page.json", "studies.ndjson")
+    ]
     assert run_import(app, *files).stdout.startswith(
         "Studies: 8 new, 0 updated, 0 unchanged, 8 skipped.\n"
     )
     assert run_import(app, *files).stdout.startswith(
         "Studies: 0 new, 0 updated, 8 unchanged, 8 skipped.\n"
     )
-    assert (rows(app, Trial), rows(app, TrialSite), rows(app, TrialContact)) == (8, 18, 2)
+    assert (count(app, Trial), count(app, TrialSite), count(app, TrialContact)) == (8, 18, 2)
 
 
 # Files that cannot be read ---------------------------------------------------------------
@@ -372,12 +380,12 @@ def test_a_file_that_cannot_be_read_stops_the_run_before_anything_is_imported(
     make_app, tmp_path, make_file, message
 ):
     app = make_app()
-    result = run_import(app, FIXTURES / "study.json", make_file(tmp_path))
+    result = run_import(app, TRIAL_FIXTURES / "study.json", make_file(tmp_path))
     assert result.exit_code != 0
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    assert rows(app, Trial) == 0
-    assert rows(app, TrialImport) == 0
+    assert count(app, Trial) == 0
+    assert count(app, TrialImport) == 0
 
 
 def write_text(path: Path, text: str) -> Path:
@@ -406,7 +414,7 @@ def test_one_json_object_that_does_not_parse_is_unreadable(make_app, tmp_path):
     result = run_import(app, broken)
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: study.json: not valid JSON (Expecting value")
-    assert rows(app, Trial) == 0
+    assert count(app, Trial) == 0
 
 
 def test_the_command_needs_a_file_and_says_what_it_does(make_app):
@@ -455,7 +463,7 @@ def test_ages_become_whole_months(make_app, tmp_path, minimum, maximum, months):
     assert result.exit_code == 0
     if months is None:
         assert result.stderr == "age.json: eligibilityModule.minimumAge is above maximumAge\n"
-        assert rows(app, Trial) == 0
+        assert count(app, Trial) == 0
     else:
         stored = trial(app, "NCT99990900")
         assert (stored.min_age_months, stored.max_age_months) == months
@@ -487,7 +495,7 @@ def test_an_age_that_is_not_a_number_and_a_unit_makes_the_record_malformed(
         f"age.json: eligibilityModule.{field} {age!r} is not an age like '6 Months' or '18 Years'\n"
     )
     assert result.stdout.startswith("Studies: 0 new, 0 updated, 0 unchanged, 1 skipped.\n")
-    assert rows(app, Trial) == 0
+    assert count(app, Trial) == 0
 
 
 @pytest.mark.parametrize(
@@ -570,7 +578,8 @@ def test_countries_become_iso_codes_and_unknown_ones_are_kept_and_counted(
             lambda s: s["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"].update(
                 date="2026-13-01"
             ),
-            "statusModule.lastUpdatePostDateStruct.date '2026-13-01' is not a date like 2026-11-28 or 2026-11",
+            "statusModule.lastUpdatePostDateStruct.date '2026-13-01' is not a date like "
+            "2026-11-28 or 2026-11",
         ),
     ],
 )
@@ -578,7 +587,7 @@ def test_malformed_studies_say_which_field(make_app, tmp_path, change, reason):
     study = copy.deepcopy(STUDY)
     change(study)
     app = make_app()
-    result = run_import(app, write_study(tmp_path, "bad.json", study), FIXTURES / "list.json")
+    result = run_import(app, write_study(tmp_path, "bad.json", study), TRIAL_FIXTURES / "list.json")
     assert result.exit_code == 0
     assert result.stderr == f"bad.json: {reason}\n"
     assert result.stdout.startswith("Studies: 3 new, 0 updated, 0 unchanged, 1 skipped.\n")
@@ -603,7 +612,7 @@ def test_text_encodings(make_app, tmp_path):
     is not UTF-8 is reported and the other members are imported."""
     app = make_app()
     with_bom = tmp_path / "bom.json"
-    with_bom.write_bytes(b"\xef\xbb\xbf" + (FIXTURES / "study.json").read_bytes())
+    with_bom.write_bytes(b"\xef\xbb\xbf" + (TRIAL_FIXTURES / "study.json").read_bytes())
     assert run_import(app, with_bom).stdout.startswith(
         "Studies: 1 new, 0 updated, 0 unchanged, 0 skipped."
     )
@@ -617,7 +626,7 @@ def test_text_encodings(make_app, tmp_path):
     archive = tmp_path / "mixed.zip"
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.writestr("latin1.json", latin1.read_bytes())
-        zipped.write(FIXTURES / "list.json", "list.json")
+        zipped.write(TRIAL_FIXTURES / "list.json", "list.json")
     result = run_import(app, archive)
     assert result.exit_code == 0
     assert result.stderr == "mixed.zip latin1.json: not UTF-8 text (invalid continuation byte)\n"

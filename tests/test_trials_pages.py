@@ -92,8 +92,8 @@ def test_the_thanks_page_shows_the_matched_trials(app, client, apply_form):
         "Study NCT99990001 Status Recruiting Phase Phase 1/Phase 2 Ages 3 months to 21 years"
     )
     assert (
-        "Recruiting in Sweden: Karolinska University Hospital, Stockholm Sahlgrenska University Hospital, Göteborg Skåne University Hospital, Lund"
-        in first
+        "Recruiting in Sweden: Karolinska University Hospital, Stockholm Sahlgrenska "
+        "University Hospital, Göteborg Skåne University Hospital, Lund" in first
     )
     assert "Uppsala" not in first and "Oslo" not in first and "Umeå" not in first
     assert 'href="https://clinicaltrials.gov/study/NCT99990001"' in shown[0]
@@ -293,8 +293,8 @@ def test_the_trials_page_shows_size_freshness_and_statuses(app, staff_client):
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert (
-        "Last sync finished <strong>20 Nov 2026, 14:05</strong> (UTC): 2 new, 40 updated, 0 unchanged, 1 skipped."
-        in html
+        "Last sync finished <strong>20 Nov 2026, 14:05</strong> (UTC): 2 new, 40 updated, "
+        "0 unchanged, 1 skipped." in html
     )
     stats = text(section(html, "How fresh it is"))
     assert "Trials 6 Open to matching 4 Latest trial update 2026-11-02" in stats

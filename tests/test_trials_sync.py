@@ -10,22 +10,21 @@ import threading
 import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from microsite.extensions import db
 from microsite.models import Trial, TrialImport, TrialSite
 from microsite.trials import sync
+from tests.helpers import TRIAL_FIXTURES, count
 
-FIXTURES = Path(__file__).parent / "fixtures" / "trials"
 PAGES = {
-    None: json.loads((FIXTURES / "sync" / "page1.json").read_text()),
-    "FICTIONALPAGE2": json.loads((FIXTURES / "sync" / "page2.json").read_text()),
+    None: json.loads((TRIAL_FIXTURES / "sync" / "page1.json").read_text()),
+    "FICTIONALPAGE2": json.loads((TRIAL_FIXTURES / "sync" / "page2.json").read_text()),
 }
-STUDY = json.loads((FIXTURES / "study.json").read_text())  # NCT99990001
+STUDY = json.loads((TRIAL_FIXTURES / "study.json").read_text())  # NCT99990001
 FAST = ["--interval", "0", "--backoff", "0.01", "--timeout", "0.3"]
 
 
@@ -112,11 +111,6 @@ def run_sync(app, *args):
     return app.test_cli_runner().invoke(args=["trials", "sync", *FAST, *args])
 
 
-def count(app, model) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model))
-
-
 def statuses(app) -> dict[str, str]:
     with app.app_context():
         return dict(db.session.execute(select(Trial.nct_id, Trial.overall_status)).all())
@@ -189,7 +183,7 @@ def test_max_pages_stops_early_and_skips_the_recheck(sync_app, api):
 def test_a_trial_that_stopped_recruiting_is_rechecked_by_nct_id(sync_app, api):
     assert (
         sync_app.test_cli_runner()
-        .invoke(args=["trials", "import", str(FIXTURES / "list.json")])
+        .invoke(args=["trials", "import", str(TRIAL_FIXTURES / "list.json")])
         .exit_code
         == 0
     )
