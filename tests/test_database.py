@@ -13,8 +13,10 @@ from tests.helpers import dispose
 
 @pytest.mark.sqlite_only("SQLite's pragmas")
 def test_sqlite_connections_are_durable_and_patient(app):
+    def pragma(name: str):
+        return db.session.execute(text(f"PRAGMA {name}")).scalar()
+
     with app.app_context():
-        pragma = lambda name: db.session.execute(text(f"PRAGMA {name}")).scalar()  # noqa: E731
         assert pragma("journal_mode") == "wal"
         assert pragma("synchronous") == 2  # FULL
         assert pragma("busy_timeout") >= 5000

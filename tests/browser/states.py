@@ -115,23 +115,34 @@ def _to_apply_empty(page, server, monkeypatch):
     expect_h1(page, "Find your trial")
 
 
-@page_state_driver("apply-errors", 422)
-def _to_apply_errors(page, server, monkeypatch):
-    page.goto("/apply")
-    send_unchecked(page, "Send my application")
+def _sent_empty(page: Page, path: str, button: str) -> None:
+    """The form at ``path`` sent as it is, empty, for the server to turn down."""
+    page.goto(path)
+    send_unchecked(page, button)
     expect(page).to_have_title(re.compile(r"^Error: "))
     expect(page.locator("[data-error-summary]")).to_be_focused()
 
 
+def _sent_after_the_session_ended(page: Page, path: str, fill, button: str) -> None:
+    """The form at ``path`` filled in, then sent once the session (and with it the form's
+    token) is gone: the answers come back with a request to press the button again."""
+    page.goto(path)
+    fill(page)
+    page.context.clear_cookies()
+    page.get_by_role("button", name=button).click()
+    expect(page.locator("[data-error-summary]")).to_be_focused()
+    again = page.get_by_role("heading", name=f"Please press “{button}” again")
+    expect(again).to_be_visible()
+
+
+@page_state_driver("apply-errors", 422)
+def _to_apply_errors(page, server, monkeypatch):
+    _sent_empty(page, "/apply", "Send my application")
+
+
 @page_state_driver("apply-expired-token", 400)
 def _to_apply_expired_token(page, server, monkeypatch):
-    page.goto("/apply")
-    fill_application(page)
-    page.context.clear_cookies()  # the session, and with it the form's token, is gone
-    send_application(page)
-    expect(page.locator("[data-error-summary]")).to_be_focused()
-    again = page.get_by_role("heading", name="Please press “Send my application” again")
-    expect(again).to_be_visible()
+    _sent_after_the_session_ended(page, "/apply", fill_application, "Send my application")
     expect(page.get_by_label("Your name")).to_have_value("Alex Example")
 
 
@@ -155,21 +166,15 @@ def _to_share(page, server, monkeypatch):
 
 @page_state_driver("share-errors", 422)
 def _to_share_errors(page, server, monkeypatch):
-    page.goto("/share")
-    send_unchecked(page, "Send to my friend")
-    expect(page).to_have_title(re.compile(r"^Error: "))
-    expect(page.locator("[data-error-summary]")).to_be_focused()
+    _sent_empty(page, "/share", "Send to my friend")
 
 
 @page_state_driver("share-expired-token", 400)
 def _to_share_expired_token(page, server, monkeypatch):
-    page.goto("/share")
-    fill_share(page, friend=None)
-    page.context.clear_cookies()
-    send_share(page)
-    expect(page.locator("[data-error-summary]")).to_be_focused()
-    again = page.get_by_role("heading", name="Please press “Send to my friend” again")
-    expect(again).to_be_visible()
+    def fill(page: Page) -> None:
+        fill_share(page, friend=None)
+
+    _sent_after_the_session_ended(page, "/share", fill, "Send to my friend")
 
 
 @page_state_driver("share-sent")
