@@ -31,7 +31,17 @@ from sqlalchemy import select
 
 from microsite import erasure, suppression
 from microsite.extensions import db
-from microsite.models import Lead, OutboxMessage, Testimonial, Trial, TrialImport, TrialSite, utcnow
+from microsite.models import (
+    Lead,
+    OutboxMessage,
+    PostalPlace,
+    Testimonial,
+    Trial,
+    TrialContact,
+    TrialImport,
+    TrialSite,
+    utcnow,
+)
 from microsite.trials import matching, synonyms
 from tests.helpers import add_lead
 
@@ -506,3 +516,152 @@ def _to_staff_trials(page, server, monkeypatch):
     sign_in_as_staff(page, server)
     page.get_by_role("navigation", name="Staff").get_by_role("link", name="Trials").click()
     expect_h1(page, "Trial catalog")
+
+
+# Trials near the family, and the trial page
+
+# Children's hospitals at their coordinates; the family applies from Chicago's 60637.
+NEARBY_SITES = [
+    (
+        "Ann & Robert H. Lurie Children's Hospital of Chicago",
+        "Chicago",
+        "Illinois",
+        "US",
+        41.896,
+        -87.621,
+    ),
+    ("The Hospital for Sick Children", "Toronto", "Ontario", "CA", 43.700, -79.416),
+    ("Texas Children's Hospital", "Houston", "Texas", "US", 29.763, -95.363),
+    ("St. Jude Children's Research Hospital", "Memphis", "Tennessee", "US", 35.150, -90.049),
+    ("Seattle Children's Hospital", "Seattle", "Washington", "US", 47.606, -122.332),
+    ("Children's Hospital Without Coordinates", "Springfield", "Illinois", "US", None, None),
+]
+CRITERIA = """Inclusion Criteria:
+
+* Age 12 months to 21 years at enrolment
+* Relapsed or refractory high-risk neuroblastoma, with either:
+  * a new lesion on MIBG scan, or
+  * biopsy-proven persistent disease
+* Adequate organ function \\(see the protocol\\)
+
+Exclusion Criteria:
+
+* Active infection needing treatment
+* Pregnancy or breastfeeding"""
+
+
+def add_nearby_trials(server) -> None:
+    """A Chicago ZIP code and four neuroblastoma trials at different distances from it."""
+    with server.app.app_context():
+        db.session.add(
+            PostalPlace(
+                country="US",
+                postal_code="60637",
+                place_name="Chicago",
+                region="IL",
+                latitude=41.7813,
+                longitude=-87.6051,
+            )
+        )
+        for number, sites in enumerate(
+            [NEARBY_SITES[0:3], NEARBY_SITES[3:4], NEARBY_SITES[4:5], NEARBY_SITES[5:6]], start=1
+        ):
+            trial = Trial(
+                nct_id=f"NCT0555000{number}",
+                brief_title=f"{TRIALS[0][1]} (site group {number})",
+                brief_summary="This trial studies how well naxitamab works in children "
+                "with neuroblastoma that has come back or has not responded to treatment.",
+                eligibility_criteria=CRITERIA,
+                overall_status="RECRUITING",
+                phases=["PHASE2"],
+                conditions=["Neuroblastoma"],
+                keywords=[],
+                min_age_months=12,
+                max_age_months=263,
+                last_update_on=date(2026, 11, 1),
+                diagnoses=synonyms.diagnoses_key(["Neuroblastoma"]),
+            )
+            for facility, city, state, country, latitude, longitude in sites:
+                trial.sites.append(
+                    TrialSite(
+                        facility=facility,
+                        city=city,
+                        state=state,
+                        country="Canada" if country == "CA" else "United States",
+                        country_code=country,
+                        latitude=latitude,
+                        longitude=longitude,
+                        status="RECRUITING",
+                        contact_name="Research Nurse Coordinator",
+                        contact_phone="+1 312 555 0142",
+                        contact_email=f"neuroblastoma-trials-{city.lower()}@example.org",
+                    )
+                )
+            trial.contacts.append(
+                TrialContact(
+                    name="Study Office", phone="+1 800 555 0100", email="study@example.org"
+                )
+            )
+            db.session.add(trial)
+        db.session.commit()
+
+
+def apply_from_chicago(page) -> None:
+    page.goto("/apply")
+    fill_application(page, country="US")
+    page.get_by_label("Postal code (optional)").fill("60637")
+    page.get_by_role("radio", name="Up to 100 miles (160 km)").check()
+    send_application(page)
+
+
+@page_state_driver("thanks-by-distance")
+def _to_thanks_by_distance(page, server, monkeypatch):
+    add_nearby_trials(server)
+    apply_from_chicago(page)
+    expect(page).to_have_url(f"{server.url}/apply/thanks")
+    matches = page.get_by_role("region", name="Trials that may fit")
+    expect(matches.locator("li.trial")).to_have_count(4)
+    expect(matches.get_by_role("heading", name="Farther away")).to_be_visible()
+    expect(matches).to_contain_text("nearest about 8 mi (13 km)")
+
+
+@page_state_driver("staff-lead-by-distance")
+def _to_staff_lead_by_distance(page, server, monkeypatch):
+    add_nearby_trials(server)
+    apply_from_chicago(page)
+    expect(page).to_have_url(f"{server.url}/apply/thanks")
+    with server.app.app_context():
+        lead_id = db.session.scalar(select(Lead.id))
+        site = db.session.scalar(select(TrialSite).filter_by(city="Toronto"))
+        site.contact_name = "Neuro-oncology Trials Office"  # changed since the match
+        db.session.commit()
+    sign_in_as_staff(page, server)
+    page.goto(f"/staff/leads/{lead_id}")
+    matches = page.get_by_role("region", name="Trials shown to the family")
+    expect(matches).to_contain_text("(changed since the match)")
+    expect(matches).to_contain_text("Central contacts")
+
+
+@page_state_driver("trial-page")
+def _to_trial_page(page, server, monkeypatch):
+    add_nearby_trials(server)
+    page.goto("/trials/NCT05550001")
+    expect(page.get_by_role("heading", name="Inclusion criteria")).to_be_visible()
+    expect(page.get_by_role("link", name="Ask a navigator about this trial").first).to_be_visible()
+
+
+@page_state_driver("trial-page-closed-bare")
+def _to_trial_page_without_criteria(page, server, monkeypatch):
+    """A trial whose record gives no criteria, sites or contacts, and that has closed."""
+    with server.app.app_context():
+        db.session.add(
+            Trial(
+                nct_id="NCT05550009",
+                brief_title=TRIALS[2][1],
+                overall_status="COMPLETED",
+                diagnoses="|neuroblastoma|",
+            )
+        )
+        db.session.commit()
+    page.goto("/trials/NCT05550009")
+    expect_h1(page, TRIALS[2][1])
