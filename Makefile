@@ -55,10 +55,10 @@ test: lint ## ruff, then the whole test suite with branch coverage: on SQLite, t
 		echo "The PostgreSQL run was skipped: set TEST_DATABASE_URL, e.g. to postgresql+psycopg://postgres@127.0.0.1:5433/microsite_test, to run the suite on PostgreSQL as well (README, Tests)."; \
 	fi
 
-BENCHES := export http trials
+BENCHES := export http trials places
 
-bench: install ## Benchmarks: CSV export vs sqlite3 -csv, HTTP (wrk) vs hello-world, trial import and matching; BENCH=export|http|trials runs one
-	@case "$(BENCH)" in ""|all|export|http|trials) ;; *) echo "BENCH must be one of: $(BENCHES), all; not $(BENCH)"; exit 1;; esac
+bench: install ## Benchmarks: CSV export vs sqlite3 -csv, HTTP (wrk) vs hello-world, trial import and matching (by distance vs by country), postal-code import; BENCH=export|http|trials|places runs one
+	@case "$(BENCH)" in ""|all|export|http|trials|places) ;; *) echo "BENCH must be one of: $(BENCHES), all; not $(BENCH)"; exit 1;; esac
 	@if [ "$(BENCH)" = "" ] || [ "$(BENCH)" = all ] || [ "$(BENCH)" = export ]; then \
 		command -v sqlite3 >/dev/null || { echo "bench needs the sqlite3 command: install it with: apt-get install -y sqlite3"; exit 1; }; \
 		echo "$(VENV)/bin/python -m bench.export $(EXPORT_BENCH_ARGS)"; \
@@ -72,8 +72,12 @@ bench: install ## Benchmarks: CSV export vs sqlite3 -csv, HTTP (wrk) vs hello-wo
 	@if [ "$(BENCH)" = "" ] || [ "$(BENCH)" = all ] || [ "$(BENCH)" = trials ]; then \
 		echo "$(VENV)/bin/python -m bench.trials_import"; \
 		$(VENV)/bin/python -m bench.trials_import || exit 1; \
-		echo "$(VENV)/bin/python -m bench.matching"; \
-		$(VENV)/bin/python -m bench.matching || exit 1; \
+		echo "$(VENV)/bin/python -m bench.matching $(MATCHING_BENCH_ARGS)"; \
+		$(VENV)/bin/python -m bench.matching $(MATCHING_BENCH_ARGS) || exit 1; \
+	fi
+	@if [ "$(BENCH)" = "" ] || [ "$(BENCH)" = all ] || [ "$(BENCH)" = places ]; then \
+		echo "$(VENV)/bin/python -m bench.places_import $(PLACES_BENCH_ARGS)"; \
+		$(VENV)/bin/python -m bench.places_import $(PLACES_BENCH_ARGS) || exit 1; \
 	fi
 
 loadtest: install ## Load and fault tests on gunicorn: 2,000 applications (SQLite; two instances on PostgreSQL and Redis), a killed worker, a reload, the database stopped
