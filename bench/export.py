@@ -73,7 +73,7 @@ CSV_SELECT = f"""SELECT lead.id, {UTC_TEXT.format("lead.created_at")} AS created
  coalesce((SELECT group_concat(matched.word, ' ') FROM (SELECT lead_match.nct_id AS word
   FROM lead_match WHERE lead_match.lead_id = lead.id ORDER BY lead_match.rank) AS matched),
   '') AS matched_nct_ids,
- lead.travel_distance AS travel_distance_km, lead.nearest_site_km
+ lead.travel_distance AS travel_distance_km, lead.nearest_site_km, lead.language
 FROM lead LEFT OUTER JOIN referral ON lead.referral_id = referral.id
 ORDER BY lead.id"""
 BASELINE = (

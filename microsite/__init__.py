@@ -11,8 +11,9 @@ from flask import Flask
 from . import attribution, cli, config, database, models
 from .extensions import csrf, db, limiter, login_manager, migrate
 from .public import bp as public_bp
+from .public import links
 from .staff import bp as staff_bp
-from .web import errors, health, logs, security, urls
+from .web import errors, health, i18n, logs, security, urls
 from .web.caching import SharedCacheAwareSessionInterface
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,9 +52,13 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     attribution.init_app(app)
     errors.init_app(app)
     urls.init_app(app)
+    i18n.init_app(app)
     cli.init_app(app)
 
     app.register_blueprint(public_bp)
+    # The same pages in Spanish under /es/ (web/i18n.py).
+    app.register_blueprint(public_bp, name=i18n.BLUEPRINTS["es"], url_prefix=i18n.PREFIXES["es"])
+    app.register_blueprint(links.bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(health.bp)
     return app

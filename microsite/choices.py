@@ -55,6 +55,9 @@ TRAVEL_DISTANCES = {
 # Countries whose families think in miles: their distances show miles first.
 MILE_COUNTRIES = {"US", "GB", "LR", "MM", "PR", "VI", "GU", "MP", "AS", "UM"}
 
+# The public site's languages (web/i18n.py): a lead and a referral keep theirs.
+LANGUAGE_CODES = ("en", "es")
+
 CONTACT_METHODS = {
     "email": "Email",
     "phone": "Phone",

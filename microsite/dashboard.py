@@ -63,6 +63,7 @@ class LeadFilters:
     diagnosis: str = ""
     country: str = ""
     status: str = ""
+    language: str = ""
 
     def query(self):
         query = select(Lead).order_by(Lead.created_at.desc(), Lead.id.desc())
@@ -79,6 +80,7 @@ class LeadFilters:
             (Lead.diagnosis, self.diagnosis),
             (Lead.country, self.country),
             (Lead.status, self.status),
+            (Lead.language, self.language),
         ):
             if value:
                 query = query.where(column == value)

@@ -82,6 +82,7 @@ def _lead_query():
         # Added with distance matching: empty when not answered, not located or no match.
         Lead.travel_distance.label("travel_distance_km"),
         Lead.nearest_site_km,
+        Lead.language,
     ).outerjoin(Referral, Lead.referral_id == Referral.id)
 
 

@@ -1,5 +1,6 @@
 """Flask extensions, created without an app and bound to one in ``create_app``."""
 
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -32,3 +33,4 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=client_key)
 limiter.request_filter(has_no_limit)
 login_manager = LoginManager()
+babel = Babel()

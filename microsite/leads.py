@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app, render_template
+from flask_babel import force_locale, gettext
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -18,16 +19,32 @@ from .database import add_once
 from .extensions import db
 from .models import Lead, LeadNote, Referral, StaffUser, StatusChange, Trial, utcnow
 from .trials import matching
+from .web.i18n import localized_endpoint
 from .web.urls import absolute_url
 
 log = logging.getLogger(__name__)
 
-# Bump the version whenever CONSENT_TEXT changes: each lead keeps the version it agreed to.
+# Bump a version whenever its text changes: each lead keeps the version it agreed to. Each
+# language's text is a text of its own, with its own version.
 CONSENT_VERSION = "2026-11-28"
 CONSENT_TEXT = (
     "I agree that {org} stores what I entered here and that a patient navigator contacts "
     "me about clinical trials that may fit. I can withdraw at any time."
 )
+CONSENT = {
+    "en": (CONSENT_VERSION, CONSENT_TEXT),
+    "es": (
+        "es-2026-12-01",
+        "Acepto que {org} guarde lo que escribí aquí y que un navegador de pacientes me "
+        "contacte sobre estudios clínicos que podrían ser adecuados. Puedo retirar mi "
+        "consentimiento en cualquier momento.",
+    ),
+}
+
+
+def consent_text(language: str) -> str:
+    """The consent text shown beside the box, in ``language``."""
+    return CONSENT[language][1].format(org=current_app.config["ORG_NAME"])
 
 
 def record_application(
@@ -35,16 +52,19 @@ def record_application(
     idempotency_key: str | None,
     referral: Referral | None = None,
     utm: dict[str, str] | None = None,
+    language: str = "en",
 ) -> Lead:
-    """Store an application with where it came from, and give the lead a link of their
-    own to share; or return the lead already stored under the same key.
+    """Store an application with where it came from and the language it was made in (the
+    consent text's version in that language too), and give the lead a link of their own
+    to share; or return the lead already stored under the same key.
 
     The caller commits.
     """
     utm = utm or {}
     lead = Lead(
         **details,
-        consent_version=CONSENT_VERSION,
+        language=language,
+        consent_version=CONSENT[language][0],
         consent_at=utcnow(),
         idempotency_key=idempotency_key,
         referral_id=referral.id if referral else None,
@@ -73,16 +93,20 @@ def _queue_confirmation(lead: Lead) -> None:
     """Tell the applicant we have their request, and how to withdraw. No health data."""
     context = {
         "lead": lead,
-        "withdraw_url": absolute_url("public.withdraw", token=erasure.withdraw_token(lead)),
+        "withdraw_url": absolute_url(
+            localized_endpoint("public.withdraw", lead.language),
+            token=erasure.withdraw_token(lead),
+        ),
     }
-    mail.queue_message(
-        to=lead.email,
-        subject=f"We have your request – {current_app.config['ORG_NAME']}",
-        text=render_template("mail/confirmation.txt", **context),
-        html=render_template("mail/confirmation.html", **context),
-        kind="confirmation",
-        lead_id=lead.id,
-    )
+    with force_locale(lead.language):
+        mail.queue_message(
+            to=lead.email,
+            subject=gettext("We have your request – %(org)s", org=current_app.config["ORG_NAME"]),
+            text=render_template("mail/confirmation.txt", **context),
+            html=render_template("mail/confirmation.html", **context),
+            kind="confirmation",
+            lead_id=lead.id,
+        )
 
 
 def _queue_staff_notice(lead: Lead) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy.types import TypeDecorator
 
 from .choices import (
     CONTACT_METHODS,
+    LANGUAGE_CODES,
     LEAD_STATUSES,
     MAX_PATIENT_AGE,
     MIN_PATIENT_AGE,
@@ -74,6 +75,7 @@ class Lead(db.Model):
         _one_of("treatment_stage", TREATMENT_STAGES),
         _one_of("travel_distance", TRAVEL_DISTANCES),
         _one_of("contact_method", CONTACT_METHODS),
+        _one_of("language", LANGUAGE_CODES),
         _one_of("status", LEAD_STATUSES),
         CheckConstraint(
             f"patient_age BETWEEN {MIN_PATIENT_AGE} AND {MAX_PATIENT_AGE}",
@@ -100,6 +102,8 @@ class Lead(db.Model):
     phone: Mapped[str | None] = mapped_column(String(20))
     contact_method: Mapped[str] = mapped_column(String(10))
     consent_version: Mapped[str] = mapped_column(String(20))
+    # The language of the pages the family applied on, and so of every mail to them.
+    language: Mapped[str] = mapped_column(String(2), default="en", server_default="en")
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updates_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(20), default="new")
@@ -130,6 +134,7 @@ class Referral(db.Model):
     """
 
     __tablename__ = "referral"
+    __table_args__ = (_one_of("language", LANGUAGE_CODES),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # "share": sent to a friend through /share; "personal": a lead's own link to pass on.
@@ -147,6 +152,8 @@ class Referral(db.Model):
     first_click_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_click_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     idempotency_key: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # The language of the page it was made on: the friend's mail and /r/<code> use it.
+    language: Mapped[str] = mapped_column(String(2), default="en", server_default="en")
 
     lead: Mapped[Lead | None] = relationship(foreign_keys=[lead_id])
 

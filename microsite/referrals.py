@@ -7,12 +7,14 @@ import re
 import secrets
 
 from flask import render_template
+from flask_babel import force_locale, gettext
 from sqlalchemy import func, literal, select, update
 
 from . import mail, suppression
 from .database import add_once
 from .extensions import db
 from .models import Lead, OutboxMessage, Referral, UTCDateTime, utcnow
+from .web.i18n import localized_endpoint
 from .web.urls import absolute_url
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,7 @@ def new_code() -> str:
 
 def link(referral: Referral) -> str:
     """The absolute /r/<code> link, on PUBLIC_URL, never on the request's Host header."""
-    return absolute_url("public.follow_referral", code=referral.code)
+    return absolute_url("links.follow_referral", code=referral.code)
 
 
 def find(code: str) -> Referral | None:
@@ -51,33 +53,43 @@ def personal_referral(lead: Lead) -> Referral | None:
 
 def add_personal_referral(lead: Lead) -> Referral:
     """Give a new lead a link of their own to share. The caller commits."""
-    referral = Referral(kind="personal", code=new_code(), sender_name=lead.name, lead_id=lead.id)
+    referral = Referral(
+        kind="personal",
+        code=new_code(),
+        sender_name=lead.name,
+        lead_id=lead.id,
+        language=lead.language,
+    )
     db.session.add(referral)
     return referral
 
 
 def _message_to_friend(referral: Referral) -> dict:
+    """The fixed message to the friend, in the language of the page it was sent from."""
     unsubscribe_url = absolute_url(
-        "public.unsubscribe", token=suppression.unsubscribe_token(referral.friend_email)
+        localized_endpoint("public.unsubscribe", referral.language),
+        token=suppression.unsubscribe_token(referral.friend_email),
     )
     context = {"referral": referral, "link": link(referral), "unsubscribe_url": unsubscribe_url}
-    return {
-        "to": referral.friend_email,
-        "subject": "A friend thought this might help: finding a clinical trial",
-        "text": render_template("mail/referral.txt", **context),
-        "html": render_template("mail/referral.html", **context),
-        "headers": {
-            "List-Unsubscribe": f"<{unsubscribe_url}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
-    }
+    with force_locale(referral.language):
+        return {
+            "to": referral.friend_email,
+            "subject": gettext("A friend thought this might help: finding a clinical trial"),
+            "text": render_template("mail/referral.txt", **context),
+            "html": render_template("mail/referral.html", **context),
+            "headers": {
+                "List-Unsubscribe": f"<{unsubscribe_url}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+        }
 
 
 def record_referral(
-    details: dict, sender: Lead | None, idempotency_key: str | None
+    details: dict, sender: Lead | None, idempotency_key: str | None, language: str = "en"
 ) -> tuple[Referral, OutboxMessage | None]:
-    """Store a referral and, when the friend may be written to, queue the message to them
-    in the same transaction. The caller commits.
+    """Store a referral made on a page in ``language`` and, when the friend may be written
+    to, queue the message to them, in that language, in the same transaction. The caller
+    commits.
 
     A suppressed address keeps no friend's details at all; an address written to within
     the last 30 days gets no second message. The sender is told the same either way.
@@ -90,6 +102,7 @@ def record_referral(
         code=new_code(),
         lead_id=sender.id if sender else None,
         idempotency_key=idempotency_key,
+        language=language,
     )
     referral, created = add_once(referral, "idempotency_key")
     if not created:

@@ -29,7 +29,7 @@ LEAD_COLUMNS = (
     "id,created_at,role,patient_age,diagnosis,diagnosis_other,treatment_stage,country,"
     "postal_code,name,email,phone,contact_method,consent_version,consent_at,updates_opt_in,"
     "status,referral_code,utm_source,utm_medium,utm_campaign,utm_content,utm_term,"
-    "matched_nct_ids,travel_distance_km,nearest_site_km"
+    "matched_nct_ids,travel_distance_km,nearest_site_km,language"
 ).split(",")
 REFERRAL_COLUMNS = (
     "id,created_at,code,sender_name,friend_name,friend_email,lead_id,clicks,first_click_at,"
@@ -101,6 +101,7 @@ def test_a_round_trip_through_csv_equals_the_database(app, staff_client):
                     " ".join(match.nct_id for match in matches.get(lead.id, [])),
                     lead.travel_distance or "",
                     "" if lead.nearest_site_km is None else str(lead.nearest_site_km),
+                    lead.language,
                 ]
             )
     assert rows[1:] == expected

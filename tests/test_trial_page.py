@@ -430,13 +430,17 @@ def test_the_sitemap_lists_the_public_pages_and_open_trials(make_app):
             nct_id: when.date().isoformat()
             for nct_id, when in db.session.execute(db.select(Trial.nct_id, Trial.imported_at))
         }
-    assert entries == {
-        f"{PUBLIC}/": ARTICLE_LAST_REVIEWED.isoformat(),
-        f"{PUBLIC}/apply": None,
-        f"{PUBLIC}/share": None,
-        f"{PUBLIC}/privacy": None,
-        f"{PUBLIC}/trials/NCT99990001": imported["NCT99990001"],
-        f"{PUBLIC}/trials/NCT99990003": imported["NCT99990003"],
+    english = {
+        "/": ARTICLE_LAST_REVIEWED.isoformat(),
+        "/apply": None,
+        "/share": None,
+        "/privacy": None,
+        "/trials/NCT99990001": imported["NCT99990001"],
+        "/trials/NCT99990003": imported["NCT99990003"],
+    }
+    assert entries == {  # each page in English and in Spanish
+        **{f"{PUBLIC}{path}": changed for path, changed in english.items()},
+        **{f"{PUBLIC}/es{path}": changed for path, changed in english.items()},
     }
 
 
@@ -444,14 +448,19 @@ def test_the_sitemap_holds_at_most_its_limit_of_urls(make_app, monkeypatch):
     app = make_app(PUBLIC_URL=PUBLIC)
     for number in range(1, 6):
         store_trial(app, f"NCT9999000{number}")
-    monkeypatch.setattr(trial_pages, "SITEMAP_LIMIT", 6)
+    monkeypatch.setattr(trial_pages, "SITEMAP_LIMIT", 12)  # 4 pages, 2 trials, 2 languages
     response = app.test_client().get("/sitemap.xml")
     locs = [
         url.findtext("s:loc", namespaces=SITEMAP_NS)
         for url in ElementTree.fromstring(response.data).findall("s:url", SITEMAP_NS)
     ]
-    assert len(locs) == 6
-    assert locs[-2:] == [f"{PUBLIC}/trials/NCT99990001", f"{PUBLIC}/trials/NCT99990002"]
+    assert len(locs) == 12
+    assert locs[-4:] == [
+        f"{PUBLIC}/trials/NCT99990001",
+        f"{PUBLIC}/es/trials/NCT99990001",
+        f"{PUBLIC}/trials/NCT99990002",
+        f"{PUBLIC}/es/trials/NCT99990002",
+    ]
 
 
 def test_robots_txt_points_at_the_sitemap(make_app):

@@ -22,14 +22,14 @@ from .. import attribution, erasure, referrals, suppression
 from ..choices import COUNTRIES, TRAVEL_DISTANCES
 from ..content import ARTICLE_LAST_REVIEWED, published_testimonials
 from ..extensions import csrf, db, limiter
-from ..leads import CONSENT_TEXT, record_application
+from ..leads import consent_text, record_application
 from ..models import Lead, Testimonial
 from ..trials import matching
 from ..trials import pages as trial_pages
 from ..web.caching import no_store, rendered_once, shared_cache
 from ..web.errors import DATABASE_ERRORS, database_unavailable
+from ..web.i18n import current_language
 from ..web.ratelimit import limit_from
-from ..web.urls import absolute_url
 from .forms import ApplyForm, ShareForm
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,9 @@ def applicant() -> Lead | None:
 
 
 def render_apply(form: ApplyForm, status: int, problem: str | None = None):
-    consent_text = CONSENT_TEXT.format(org=current_app.config["ORG_NAME"])
-    page = render_template("apply.html", form=form, consent_text=consent_text, problem=problem)
+    page = render_template(
+        "apply.html", form=form, consent_text=consent_text(current_language()), problem=problem
+    )
     return page, status
 
 
@@ -85,13 +86,14 @@ _KEY_PLACEHOLDER = "idempotency-key-placeholder"
 
 def blank_apply_page() -> str:
     pages = current_app.extensions.setdefault("microsite.blank_forms", {})
-    if "apply" not in pages:
+    key = ("apply", current_language())
+    if key not in pages:
         form = ApplyForm(formdata=None)
         form.csrf_token.current_token = _TOKEN_PLACEHOLDER
         form.idempotency_key.data = _KEY_PLACEHOLDER
-        pages["apply"], _ = render_apply(form, 200)
+        pages[key], _ = render_apply(form, 200)
     return (
-        pages["apply"]
+        pages[key]
         .replace(_TOKEN_PLACEHOLDER, generate_csrf())
         .replace(_KEY_PLACEHOLDER, uuid.uuid4().hex)
     )
@@ -113,6 +115,7 @@ def apply():
             form.submitted_key(),
             referral=attribution.referral_in_window(),
             utm=attribution.utm_parameters(),
+            language=current_language(),
         )
         db.session.commit()
         session["lead_id"] = lead.id
@@ -151,7 +154,9 @@ def share():
         log.info("share: submission dropped by the honeypot")
         session.pop("referral_code", None)
     else:
-        referral, _ = referrals.record_referral(form.referral(), sender, form.submitted_key())
+        referral, _ = referrals.record_referral(
+            form.referral(), sender, form.submitted_key(), language=current_language()
+        )
         db.session.commit()
         session["referral_code"] = referral.code
     return redirect(url_for(".share_sent"), 303)
@@ -164,24 +169,6 @@ def share_sent():
     referral = referrals.find(code) if isinstance(code, str) else None
     personal_link = referrals.link(referral) if referral else None
     return render_template("share_sent.html", referral=referral, personal_link=personal_link)
-
-
-@bp.get("/r/<path:code>")
-@limiter.limit(limit_from("REFERRAL_RATE_LIMIT"))
-def follow_referral(code: str):
-    """Count the click, remember the referral for 30 days, and go to the article."""
-    response = redirect(url_for(".article"))
-    response.cache_control.no_store = True
-    referral = referrals.find(code)
-    if referral is None:
-        return response
-    if request.method == "GET" and not attribution.is_link_preview_or_crawler(
-        request.user_agent.string
-    ):
-        referrals.count_click(referral)
-        db.session.commit()
-        attribution.remember_referral(response, referral)
-    return response
 
 
 @bp.get("/unsubscribe/<token>")
@@ -255,24 +242,6 @@ def privacy():
     return render_template("privacy.html")
 
 
-ROBOTS = """User-agent: *
-Allow: /
-Disallow: /staff/
-Disallow: /r/
-Disallow: /unsubscribe/
-Disallow: /withdraw/
-Disallow: /apply/thanks
-Disallow: /share/sent
-"""
-
-
-@bp.get("/robots.txt")
-@shared_cache
-def robots():
-    sitemap_line = f"Sitemap: {absolute_url('public.sitemap')}\n"
-    return current_app.response_class(ROBOTS + sitemap_line, mimetype="text/plain")
-
-
 @bp.get("/trials/<nct_id>")
 @shared_cache
 def trial(nct_id: str):
@@ -281,21 +250,3 @@ def trial(nct_id: str):
     if page is None:
         abort(404)
     return render_template("trial.html", trial=page)
-
-
-# The public pages a search engine may list, with when each last changed (None: unknown).
-SITEMAP_PAGES = (
-    ("public.article", ARTICLE_LAST_REVIEWED),
-    ("public.apply", None),
-    ("public.share", None),
-    ("public.privacy", None),
-)
-
-
-@bp.get("/sitemap.xml")
-@shared_cache
-def sitemap():
-    """The public pages and the open trials' pages, at most SITEMAP_LIMIT URLs."""
-    trials = trial_pages.open_trials(limit=trial_pages.SITEMAP_LIMIT - len(SITEMAP_PAGES))
-    xml = render_template("sitemap.xml", pages=SITEMAP_PAGES, trials=trials)
-    return current_app.response_class(xml, mimetype="application/xml")

@@ -7,6 +7,7 @@ from wtforms import BooleanField, DateField, PasswordField, SelectField, StringF
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..choices import COUNTRIES, DIAGNOSES, LEAD_STATUSES
+from ..web.i18n import LANGUAGES
 from ..dashboard import LeadFilters
 from ..fields import choice_options, strip, text_area_field, text_field
 
@@ -60,6 +61,10 @@ class LeadFilterForm(FlaskForm):
         "Status", choices=choice_options(LEAD_STATUSES, "Any"), validators=[Optional()]
     )
 
+    language = SelectField(
+        "Language", choices=choice_options(LANGUAGES, "Any"), validators=[Optional()]
+    )
+
     def filters(self) -> LeadFilters:
         """The filters asked for, or none when the query string does not validate."""
         if not self.validate():
@@ -71,6 +76,7 @@ class LeadFilterForm(FlaskForm):
             diagnosis=self.diagnosis.data or "",
             country=self.country.data or "",
             status=self.status.data or "",
+            language=self.language.data or "",
         )
 
 

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 PUBLIC_ENDPOINTS = {"staff.login"}
-FILTER_NAMES = ("q", "from", "to", "diagnosis", "country", "status")
+FILTER_NAMES = ("q", "from", "to", "diagnosis", "country", "status", "language")
 MAX_PAGE = 100_000
 
 

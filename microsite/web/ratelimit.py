@@ -21,7 +21,7 @@ def limit_from(setting: str):
 
 
 # Every limit here is on a POST, or on GET /r/<code>.
-LIMITED_GET_ENDPOINTS = {"public.follow_referral"}
+LIMITED_GET_ENDPOINTS = {"links.follow_referral"}
 
 
 def has_no_limit() -> bool:

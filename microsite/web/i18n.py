@@ -1,0 +1,78 @@
+"""The public site's two languages, chosen by the URL alone.
+
+English pages live at ``/...`` (the ``public`` blueprint), Spanish ones at ``/es/...`` (the
+same blueprint registered again as ``public_es``). The language comes from the URL only:
+no cookie, no redirect, no Accept-Language negotiation, so a cached page stays the same
+for everyone. The staff area is English.
+
+Templates link with ``page_url("public.apply")``, which stays in the page's language;
+``alternate_urls()`` gives the page in each language for ``hreflang`` and the language
+switch.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, g, has_request_context, request, url_for
+
+from ..extensions import babel
+from .urls import public_url
+
+LANGUAGES = {"en": "English", "es": "Español"}
+DEFAULT_LANGUAGE = "en"
+# The blueprint that serves each language's public pages.
+BLUEPRINTS = {"en": "public", "es": "public_es"}
+PREFIXES = {"en": "", "es": "/es"}
+_LANGUAGE_OF_BLUEPRINT = {name: language for language, name in BLUEPRINTS.items()}
+
+
+def current_language() -> str:
+    """The language of the page being answered: from its URL, English elsewhere."""
+    if not has_request_context():
+        return g.get("language", DEFAULT_LANGUAGE) if g else DEFAULT_LANGUAGE
+    forced = g.get("language")
+    if forced:
+        return forced
+    return _LANGUAGE_OF_BLUEPRINT.get(request.blueprint or "", DEFAULT_LANGUAGE)
+
+
+def localized_endpoint(endpoint: str, language: str | None = None) -> str:
+    """``public.apply`` as the endpoint of the same page in ``language`` (the current one
+    by default); other endpoints are returned as they are."""
+    blueprint, _, name = endpoint.partition(".")
+    if blueprint not in _LANGUAGE_OF_BLUEPRINT or not name:
+        return endpoint
+    return f"{BLUEPRINTS[language or current_language()]}.{name}"
+
+
+def page_url(endpoint: str, _language: str | None = None, **values) -> str:
+    """``url_for`` of a public page, in the page's language (or ``_language``)."""
+    return url_for(localized_endpoint(endpoint, _language), **values)
+
+
+def alternate_urls() -> dict[str, str]:
+    """The page being answered in each language, as absolute URLs; empty when it has no
+    translation (the staff area, English-only links)."""
+    if request.blueprint not in _LANGUAGE_OF_BLUEPRINT or request.endpoint is None:
+        return {}
+    values = dict(request.view_args or {})
+    return {
+        language: public_url(page_url(request.endpoint, language, **values))
+        for language in LANGUAGES
+    }
+
+
+def _content_language(response):
+    if request.blueprint in _LANGUAGE_OF_BLUEPRINT:
+        response.headers.setdefault("Content-Language", current_language())
+    return response
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(app, locale_selector=current_language, default_domain="messages")
+    app.jinja_env.globals.update(
+        page_url=page_url,
+        alternate_urls=alternate_urls,
+        current_language=current_language,
+        languages=LANGUAGES,
+    )
+    app.after_request(_content_language)
