@@ -7,9 +7,9 @@ from wtforms import BooleanField, DateField, PasswordField, SelectField, StringF
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..choices import COUNTRIES, DIAGNOSES, LEAD_STATUSES
-from ..web.i18n import LANGUAGES
 from ..dashboard import LeadFilters
 from ..fields import choice_options, strip, text_area_field, text_field
+from ..web.i18n import LANGUAGES
 
 
 class LoginForm(FlaskForm):
