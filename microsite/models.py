@@ -361,7 +361,11 @@ class TrialSite(db.Model):
 
     __tablename__ = "trial_site"
     # Distance matching looks for recruiting sites in a box of latitude and longitude.
-    __table_args__ = (Index("ix_trial_site_position", "status", "latitude", "longitude"),)
+    # With trial_id, the index alone answers the box query: no table row is read for a site
+    # outside the box.
+    __table_args__ = (
+        Index("ix_trial_site_position", "status", "latitude", "longitude", "trial_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     trial_id: Mapped[int] = mapped_column(ForeignKey("trial.id", ondelete="CASCADE"), index=True)

@@ -33,6 +33,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from flask_babel import force_locale, gettext, ngettext
 from sqlalchemy import and_, case, delete, exists, func, or_, select
 
 from ..choices import (
@@ -56,38 +57,45 @@ SEARCH_RADII_KM = (80, 160, 400, 800)  # the box around the family widens throug
 NO_MATCH = ("other",)
 
 
+# Labels are in the language of the page being rendered (flask_babel), English elsewhere.
 def status_label(status: str | None) -> str:
     if not status:
-        return "Unknown"
-    return TRIAL_STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
+        return gettext("Unknown")
+    return str(TRIAL_STATUS_LABELS.get(status, status.replace("_", " ").capitalize()))
 
 
 def phase_label(phases: list[str] | None) -> str:
     """["PHASE1", "PHASE2"] -> "Phase 1/Phase 2"; nothing given -> "Not given"."""
     if not phases:
-        return "Not given"
-    return "/".join(TRIAL_PHASE_LABELS.get(p, p.replace("_", " ").capitalize()) for p in phases)
+        return gettext("Not given")
+    return "/".join(
+        str(TRIAL_PHASE_LABELS.get(p, p.replace("_", " ").capitalize())) for p in phases
+    )
 
 
 def _months_text(months: int) -> str:
     years, rest = divmod(months, 12)
     if rest == 0:
-        return f"{years} year{'s' if years != 1 else ''}"
+        return ngettext("%(num)d year", "%(num)d years", years)
     if years < 2:
-        return f"{months} month{'s' if months != 1 else ''}"
-    return f"{years} years {rest} month{'s' if rest != 1 else ''}"
+        return ngettext("%(num)d month", "%(num)d months", months)
+    return gettext(
+        "%(years)s %(months)s",
+        years=ngettext("%(num)d year", "%(num)d years", years),
+        months=ngettext("%(num)d month", "%(num)d months", rest),
+    )
 
 
 def age_range_text(min_months: int | None, max_months: int | None) -> str:
     """ "3 months to 21 years", "Up to 18 years", "12 years and older", "Any age"."""
     low = min_months if min_months else None  # from birth is no lower limit
     if low is None and max_months is None:
-        return "Any age"
+        return gettext("Any age")
     if low is None:
-        return f"Up to {_months_text(max_months)}"
+        return gettext("Up to %(age)s", age=_months_text(max_months))
     if max_months is None:
-        return f"{_months_text(low)} and older"
-    return f"{_months_text(low)} to {_months_text(max_months)}"
+        return gettext("%(age)s and older", age=_months_text(low))
+    return gettext("%(low)s to %(high)s", low=_months_text(low), high=_months_text(max_months))
 
 
 KM_PER_MILE = 1.609344
@@ -99,8 +107,12 @@ def distance_text(km: float, country: str | None) -> str:
     kilometres = max(1, whole_km(km))
     miles = max(1, whole_km(km / KM_PER_MILE))
     if country in MILE_COUNTRIES:
-        return f"about {miles} mi ({kilometres} km)"
-    return f"about {kilometres} km ({miles} mi)"
+        return ngettext(
+            "about %(num)d mi (%(km)d km)", "about %(num)d mi (%(km)d km)", miles, km=kilometres
+        )
+    return ngettext(
+        "about %(km)d km (%(num)d mi)", "about %(km)d km (%(num)d mi)", miles, km=kilometres
+    )
 
 
 def _recruiting_site(country: str | None = None):
@@ -232,20 +244,36 @@ def _ranked_trials(lead: Lead, place: Place | None) -> list[Ranked]:
             )
         ]
     nearest = nearest_distances(fits, place.latitude, place.longitude)
-    in_order = db.session.execute(
-        select(Trial.id).where(*fits).order_by(*_country_order(lead.country))
-    ).scalars()
-    position = {trial_id: index for index, trial_id in enumerate(in_order)}
-    chosen = sorted(
-        position,
-        key=lambda trial_id: (
-            trial_id not in nearest,
-            nearest.get(trial_id, 0.0),
-            position[trial_id],
-        ),
-    )[:MAX_MATCHES]
+    chosen = _by_distance(nearest, lead.country)
+    if len(chosen) < MAX_MATCHES:  # then the unplaced trials, in the country order
+        unplaced = (
+            select(Trial.id)
+            .where(*fits, Trial.id.not_in(list(nearest)))
+            .order_by(*_country_order(lead.country))
+            .limit(MAX_MATCHES - len(chosen))
+        )
+        chosen += list(db.session.scalars(unplaced))
     trials = {t.id: t for t in db.session.scalars(select(Trial).where(Trial.id.in_(chosen)))}
     return [Ranked(trials[trial_id], nearest.get(trial_id)) for trial_id in chosen]
+
+
+def _by_distance(nearest: dict[int, float], country: str) -> list[int]:
+    """The MAX_MATCHES nearest trials, ties (sites in one city share its coordinates) in the
+    country order. Only the trials that can still make the list are ordered by country."""
+    distances = sorted(nearest.values())
+    if len(distances) > MAX_MATCHES:
+        cutoff = distances[MAX_MATCHES - 1]
+        contenders = [trial_id for trial_id, km in nearest.items() if km <= cutoff]
+    else:
+        contenders = list(nearest)
+    if not contenders:
+        return []
+    in_order = db.session.scalars(
+        select(Trial.id).where(Trial.id.in_(contenders)).order_by(*_country_order(country))
+    )
+    position = {trial_id: index for index, trial_id in enumerate(in_order)}
+    ranked = sorted(contenders, key=lambda trial_id: (nearest[trial_id], position[trial_id]))
+    return ranked[:MAX_MATCHES]
 
 
 def match_trials(lead: Lead) -> list[Trial]:
@@ -300,7 +328,8 @@ def _add_sites(ranked: list[Ranked], country: str, place: Place | None) -> None:
 
 
 def shown(item: Ranked, lead: Lead, place: Place | None) -> dict:
-    """What the family is shown of a matched trial: kept as it was, with its labels."""
+    """What the family is shown of a matched trial: kept as it was, with its labels (in
+    English: pages render the labels from the raw values, in the page's language)."""
     trial = item.trial
     travel = lead.travel_distance
     within = None
@@ -310,18 +339,23 @@ def shown(item: Ranked, lead: Lead, place: Place | None) -> dict:
         "nct_id": trial.nct_id,
         "title": trial.brief_title,
         "status": trial.overall_status,
-        "status_label": status_label(trial.overall_status),
+        "status_label": _in_english(status_label, trial.overall_status),
         "phases": list(trial.phases or []),
-        "phase_label": phase_label(trial.phases),
+        "phase_label": _in_english(phase_label, trial.phases),
         "min_age_months": trial.min_age_months,
         "max_age_months": trial.max_age_months,
-        "ages": age_range_text(trial.min_age_months, trial.max_age_months),
+        "ages": _in_english(age_range_text, trial.min_age_months, trial.max_age_months),
         "ranked_by": "country" if place is None else "distance",
         "recruiting_sites": item.recruiting_sites,
         "nearest_km": None if item.nearest_km is None else round(item.nearest_km, 1),
         "within_travel": within,
         "sites": item.sites,
     }
+
+
+def _in_english(label, *values) -> str:
+    with force_locale("en"):
+        return label(*values)
 
 
 def whole_km(km: float | None) -> int | None:

@@ -42,7 +42,7 @@ def upgrade():
         batch_op.add_column(sa.Column("contact_phone", sa.String(length=60), nullable=True))
         batch_op.add_column(sa.Column("contact_email", sa.String(length=320), nullable=True))
         batch_op.create_index(
-            "ix_trial_site_position", ["status", "latitude", "longitude"], unique=False
+            "ix_trial_site_position", ["status", "latitude", "longitude", "trial_id"], unique=False
         )
 
     # ### end Alembic commands ###
