@@ -10,8 +10,8 @@ from flask import Flask
 
 from . import attribution, cli, config, database, models
 from .extensions import csrf, db, limiter, login_manager, migrate
+from .links import bp as links_bp
 from .public import bp as public_bp
-from .public import links
 from .staff import bp as staff_bp
 from .web import errors, health, i18n, logs, security, urls
 from .web.caching import SharedCacheAwareSessionInterface
@@ -58,7 +58,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.register_blueprint(public_bp)
     # The same pages in Spanish under /es/ (web/i18n.py).
     app.register_blueprint(public_bp, name=i18n.BLUEPRINTS["es"], url_prefix=i18n.PREFIXES["es"])
-    app.register_blueprint(links.bp)
+    app.register_blueprint(links_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(health.bp)
     return app
