@@ -43,20 +43,30 @@ class BadRecord(NamedTuple):
     reason: str
 
 
+def file_start(path: Path, size: int = 4096) -> bytes:
+    """The first bytes of a file to import, or ``UnreadableFile`` saying why there are none."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(size)
+    except OSError as error:
+        raise UnreadableFile(f"{path}: cannot be read ({error.strerror or error})") from None
+
+
+def zip_members(path: Path) -> list[str]:
+    """The member names of a zip file to import, or ``UnreadableFile`` if it is corrupt."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.namelist()
+    except (zipfile.BadZipFile, OSError) as error:
+        raise UnreadableFile(f"{path}: not a readable zip file ({error})") from None
+
+
 def check_readable(paths: Iterable[str | Path]) -> None:
     """Fail before anything is imported if a file is missing, not a zip, or not JSON."""
     for path in map(Path, paths):
-        try:
-            with path.open("rb") as handle:
-                start = handle.read(4096)
-        except OSError as error:
-            raise UnreadableFile(f"{path}: cannot be read ({error.strerror or error})") from None
+        start = file_start(path)
         if _is_zip(path, start):
-            try:
-                with zipfile.ZipFile(path):
-                    pass
-            except (zipfile.BadZipFile, OSError) as error:
-                raise UnreadableFile(f"{path}: not a readable zip file ({error})") from None
+            zip_members(path)
         elif start.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] not in (b"{", b"["):
             raise UnreadableFile(
                 f"{path}: not JSON (a study, a list, a search page or one per line)"

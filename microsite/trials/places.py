@@ -44,7 +44,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
 from ..models import PostalPlace
-from .files import UnreadableFile
+from .files import UnreadableFile, file_start, zip_members
 
 # ZIP codes the zipcodes package files under US that belong to a country of their own on
 # the form (Puerto Rico, the US Virgin Islands, Guam, the Northern Mariana Islands,
@@ -170,26 +170,23 @@ def store(rows: Iterable[dict]) -> int:
 def _merge_statement(dialect: str):
     staged = _staging.c
     first = _staging.alias("first_listed")
-    first_name = (
-        select(first.c.place_name)
-        .where(first.c.country == staged.country, first.c.postal_code == staged.postal_code)
-        .order_by(first.c.line)
-        .limit(1)
-        .scalar_subquery()
-    )
-    first_region = (
-        select(first.c.region)
-        .where(first.c.country == staged.country, first.c.postal_code == staged.postal_code)
-        .order_by(first.c.line)
-        .limit(1)
-        .scalar_subquery()
-    )
+
+    def first_listed(column: str):
+        """The code's value of ``column`` on the first line that lists it."""
+        return (
+            select(first.c[column])
+            .where(first.c.country == staged.country, first.c.postal_code == staged.postal_code)
+            .order_by(first.c.line)
+            .limit(1)
+            .scalar_subquery()
+        )
+
     grouped = (
         select(
             staged.country,
             staged.postal_code,
-            first_name,
-            first_region,
+            first_listed("place_name"),
+            first_listed("region"),
             func.avg(staged.latitude),
             func.avg(staged.longitude),
         )
@@ -250,24 +247,14 @@ class GeoNamesReport:
 def check_geonames_files(paths: Iterable[str | Path]) -> None:
     """Fail before anything is imported if a file is missing or a zip is corrupt."""
     for path in map(Path, paths):
-        try:
-            with path.open("rb") as handle:
-                start = handle.read(4)
-        except OSError as error:
-            raise UnreadableFile(f"{path}: cannot be read ({error.strerror or error})") from None
-        if start.startswith(b"PK"):
-            try:
-                with zipfile.ZipFile(path) as archive:
-                    if not _dump_members(archive):
-                        raise UnreadableFile(f"{path}: the zip holds no .txt dump")
-            except (zipfile.BadZipFile, OSError) as error:
-                raise UnreadableFile(f"{path}: not a readable zip file ({error})") from None
+        if file_start(path, 4).startswith(b"PK") and not _dump_members(zip_members(path)):
+            raise UnreadableFile(f"{path}: the zip holds no .txt dump")
 
 
-def _dump_members(archive: zipfile.ZipFile) -> list[str]:
+def _dump_members(names: list[str]) -> list[str]:
     return [
         name
-        for name in archive.namelist()
+        for name in names
         if name.lower().endswith(".txt") and Path(name).name.lower() != "readme.txt"
     ]
 
@@ -278,7 +265,7 @@ def _dump_texts(paths: Iterable[str | Path]) -> Iterator[tuple[str, Iterable[str
             is_zip = handle.read(2) == b"PK"
         if is_zip:
             with zipfile.ZipFile(path) as archive:
-                for name in _dump_members(archive):
+                for name in _dump_members(archive.namelist()):
                     with archive.open(name) as member:
                         yield f"{path.name} {name}", io.TextIOWrapper(member, "utf-8", "replace")
         else:
