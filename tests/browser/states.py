@@ -665,3 +665,118 @@ def _to_trial_page_without_criteria(page, server, monkeypatch):
         db.session.commit()
     page.goto("/trials/NCT05550009")
     expect_h1(page, TRIALS[2][1])
+
+
+# The public pages in Spanish (/es/...): the same states, reached by field names and ids,
+# since the labels are in Spanish; each heading is the catalog's Spanish for the English
+# one, so a page left in English does not reach its state.
+
+
+def spanish(server: LiveServer, message: str) -> str:
+    """The catalog's Spanish for the English ``message``; fails when there is none."""
+    from flask_babel import force_locale, gettext
+
+    with server.app.test_request_context("/es/"), force_locale("es"):
+        translated = gettext(message)
+    assert translated != message, f"no Spanish in the catalog for {message!r}"
+    return translated
+
+
+def expect_spanish_h1(page: Page, server: LiveServer, message: str) -> None:
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    expect_h1(page, spanish(server, message))
+
+
+def fill_application_es(page: Page, *, diagnosis: str = "neuroblastoma") -> None:
+    """fill_application's answers, chosen by the fields' names and ids (any language)."""
+    page.locator('input[name="role"][value="parent"]').check()
+    page.locator("#patient_age").fill("7")
+    page.locator("#diagnosis").select_option(diagnosis)
+    page.locator("#country").select_option("GB")
+    page.locator("#name").fill("Ana Ejemplo")
+    page.locator("#email").fill("ana@example.com")
+    page.locator('input[name="contact_method"][value="email"]').check()
+    page.locator("#consent").check()
+
+
+def send_form(page: Page, *, unchecked: bool = False) -> None:
+    """Press the form's submit button (whatever its words); ``unchecked``: with the
+    browser's own checks off, as send_unchecked."""
+    form = page.locator("form.form")
+    if unchecked:
+        form.evaluate("form => { form.noValidate = true; }")
+    form.locator('button[type="submit"]').click()
+
+
+def _spanish_thanks(page: Page, server: LiveServer, diagnosis: str) -> None:
+    page.goto("/es/apply")
+    fill_application_es(page, diagnosis=diagnosis)
+    send_form(page)
+    expect(page).to_have_url(f"{server.url}/es/apply/thanks")
+    expect_spanish_h1(page, server, "Thank you: we have your application")
+
+
+@page_state_driver("es-article")
+def _to_es_article(page, server, monkeypatch):
+    page.goto("/es/")
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    expect(page.locator("[data-carousel]")).to_have_attribute("data-rotating", "true")
+    banner = page.locator(".banner").get_by_role("link", name=spanish(server, "Find your trial"))
+    expect(banner).to_have_attribute("href", "/es/apply")
+
+
+@page_state_driver("es-apply-empty")
+def _to_es_apply_empty(page, server, monkeypatch):
+    page.goto("/es/apply")
+    expect_spanish_h1(page, server, "Find your trial")
+
+
+@page_state_driver("es-apply-errors", 422)
+def _to_es_apply_errors(page, server, monkeypatch):
+    page.goto("/es/apply")
+    send_form(page, unchecked=True)
+    expect(page.locator("[data-error-summary]")).to_be_focused()
+    expect(page.locator("#name-error")).to_contain_text(spanish(server, "Enter your name."))
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+
+
+@page_state_driver("es-thanks-with-matches")
+def _to_es_thanks_with_matches(page, server, monkeypatch):
+    add_trials(server, "GB")
+    _spanish_thanks(page, server, "neuroblastoma")
+    expect(page.locator("section.matches li.trial")).to_have_count(3)
+
+
+@page_state_driver("es-thanks-without-matches")
+def _to_es_thanks_without_matches(page, server, monkeypatch):
+    _spanish_thanks(page, server, "wilms")
+    expect(page.locator("section.matches li.trial")).to_have_count(0)
+
+
+@page_state_driver("es-share")
+def _to_es_share(page, server, monkeypatch):
+    page.goto("/es/share")
+    expect_spanish_h1(page, server, "Send this to a friend")
+
+
+@page_state_driver("es-privacy")
+def _to_es_privacy(page, server, monkeypatch):
+    page.goto("/es/privacy")
+    expect_spanish_h1(page, server, "Privacy notice")
+
+
+@page_state_driver("es-trial-page")
+def _to_es_trial_page(page, server, monkeypatch):
+    add_nearby_trials(server)
+    page.goto("/es/trials/NCT05550001")
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    heading = page.get_by_role("heading", name=spanish(server, "Inclusion criteria"))
+    expect(heading).to_be_visible()
+    ask = page.get_by_role("link", name=spanish(server, "Ask a navigator about this trial"))
+    expect(ask.first).to_have_attribute("href", "/es/apply")
+
+
+@page_state_driver("es-not-found", 404)
+def _to_es_not_found(page, server, monkeypatch):
+    page.goto("/es/no-such-page")
+    expect_spanish_h1(page, server, "Page not found")
