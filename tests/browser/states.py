@@ -672,13 +672,16 @@ def _to_trial_page_without_criteria(page, server, monkeypatch):
 # one, so a page left in English does not reach its state.
 
 
-def spanish(server: LiveServer, message: str) -> str:
-    """The catalog's Spanish for the English ``message``; fails when there is none."""
+def spanish(server: LiveServer, message: str, **values) -> str:
+    """The catalog's Spanish for the English ``message`` (with ``values`` put in, as
+    gettext does); fails when there is none."""
     from flask_babel import force_locale, gettext
 
     with server.app.test_request_context("/es/"), force_locale("es"):
-        translated = gettext(message)
-    assert translated != message, f"no Spanish in the catalog for {message!r}"
+        translated = gettext(message, **values)
+    assert translated != (message % values if values else message), (
+        f"no Spanish in the catalog for {message!r}"
+    )
     return translated
 
 
