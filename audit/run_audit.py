@@ -3,11 +3,13 @@
 Run as ``.venv/bin/python -m audit.run_audit`` after ``npm ci --prefix audit`` (``make
 audit`` does both). It makes a throwaway folder with a SQLite database (``DATABASE_URL``)
 and a fixed ``SECRET_KEY``, creates the schema with ``flask db upgrade``, loads the sample
-testimonials with ``flask content load``, serves the app on a free 127.0.0.1 port with
+testimonials with ``flask content load`` and a fictional trial with ``flask trials import``
+(so that a trial's page is audited too), serves the app on a free 127.0.0.1 port with
 ``flask run`` (debugger and reloader off, ``MICROSITE_ENV=production``), waits for
 ``/healthz`` and runs Lighthouse (audit/node_modules, driving headless Chromium) on each
-page: mobile, Lighthouse's default form factor and the main figure, and with ``--desktop``
-also the desktop preset. It prints the four category scores per page and, for every
+page of ``PAGES`` (the indexable pages in English and at /es/ in Spanish, each with SEO
+100 as its target): mobile, Lighthouse's default form factor and the main figure, and with
+``--desktop`` also the desktop preset. It prints the four category scores per page and, for every
 category under its target, the audits that cost points.
 
 Scores are measurements, not tests: the script exits 0 whatever they are, and non-zero
@@ -43,7 +45,23 @@ CHROME_FLAGS = (
     "--headless=new --no-sandbox --disable-gpu --disable-background-networking "
     "--disable-component-update --disable-sync --no-first-run"
 )
-PAGES = ("/", "/apply", "/share")
+# A fictional recruiting study (the test suite's recorded ClinicalTrials.gov record),
+# imported into the throwaway database so that a trial page can be audited.
+SAMPLE_TRIALS = ROOT / "tests" / "fixtures" / "trials" / "study.json"
+SAMPLE_TRIAL = "NCT99990001"
+# The indexable pages in English and in Spanish (/es/...), a trial's page in both.
+PAGES = (
+    "/",
+    "/apply",
+    "/share",
+    "/privacy",
+    f"/trials/{SAMPLE_TRIAL}",
+    "/es/",
+    "/es/apply",
+    "/es/share",
+    "/es/privacy",
+    f"/es/trials/{SAMPLE_TRIAL}",
+)
 CATEGORIES = (  # Lighthouse's id, the column title, the target score
     ("performance", "performance", 95),
     ("accessibility", "accessibility", 100),
@@ -363,6 +381,7 @@ def main() -> int:
         env = audit_env(work, port)
         flask(env, "db", "upgrade")
         flask(env, "content", "load")
+        flask(env, "trials", "import", str(SAMPLE_TRIALS))
         origin = f"http://127.0.0.1:{port}"
         server, log_path = start_server(work, port, env)
         print(f"serving a throwaway copy on {origin} (flask run, debug off)", flush=True)
