@@ -8,7 +8,7 @@ CHROME_PATH ?= /usr/bin/chromium
 AUDIT_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run serve lint test bench loadtest audit install install-dev clean
+.PHONY: help run serve lint translations test bench loadtest audit install install-dev clean
 
 help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -29,7 +29,14 @@ install: $(VENV)/.installed ## Create .venv and install the app's dependencies
 
 install-dev: $(VENV)/.installed-dev ## Also install the test tools
 
-run: install ## Migrate, load sample content, serve on http://localhost:5000 (or PORT)
+# The Spanish catalog, compiled from the committed .po (the .mo is never committed).
+CATALOG := microsite/translations/es/LC_MESSAGES/messages
+$(CATALOG).mo: $(CATALOG).po | $(VENV)/.installed
+	$(VENV)/bin/pybabel compile -d microsite/translations
+
+translations: $(CATALOG).mo ## Compile the Spanish catalog (microsite/translations), as run, serve and test do
+
+run: install translations ## Migrate, load sample content, serve on http://localhost:5000 (or PORT)
 	$(FLASK) db upgrade
 	$(FLASK) content load
 	@echo "Staff area: http://localhost:$(PORT)/staff/ . Create the first staff user with:"
@@ -37,7 +44,7 @@ run: install ## Migrate, load sample content, serve on http://localhost:5000 (or
 	@echo "Serving on http://localhost:$(PORT)  (Ctrl+C to stop)"
 	PORT=$(PORT) $(FLASK) run --host localhost --port $(PORT)
 
-serve: install ## Migrate, then serve with gunicorn -c gunicorn.conf.py on 127.0.0.1:8000 (or PORT/BIND)
+serve: install translations ## Migrate, then serve with gunicorn -c gunicorn.conf.py on 127.0.0.1:8000 (or PORT/BIND)
 	$(FLASK) db upgrade
 	exec $(VENV)/bin/gunicorn -c gunicorn.conf.py
 
@@ -45,7 +52,8 @@ lint: install-dev ## Check the Python code with ruff (lint rules and formatting,
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint ## ruff, then the whole test suite with branch coverage: on SQLite, then on PostgreSQL if TEST_DATABASE_URL is set
+test: lint translations ## ruff, the Spanish catalog check (tools/catalog_check.py), then the whole test suite with branch coverage: on SQLite, then on PostgreSQL if TEST_DATABASE_URL is set
+	$(VENV)/bin/python -m tools.catalog_check
 	$(VENV)/bin/pytest
 	@if [ -n "$$TEST_DATABASE_URL" ] || [ "$$CI" = true ]; then \
 		echo "The whole suite again, on PostgreSQL (TEST_DATABASE_URL); coverage adds up over both runs:"; \

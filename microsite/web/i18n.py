@@ -32,6 +32,10 @@ def current_language() -> str:
     forced = g.get("language")
     if forced:
         return forced
+    if request.blueprint is None:  # no page matched (a 404): the language of the path
+        for language, prefix in PREFIXES.items():
+            if prefix and (request.path == prefix or request.path.startswith(prefix + "/")):
+                return language
     return _LANGUAGE_OF_BLUEPRINT.get(request.blueprint or "", DEFAULT_LANGUAGE)
 
 
