@@ -6,6 +6,8 @@ import re
 import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, IntegerField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
@@ -30,9 +32,8 @@ def has_control_characters(text: str, allow: str = "") -> bool:
 class NoControlCharacters:
     """Refuse text with control characters: they only ever come from a bot or a paste gone wrong."""
 
-    def __init__(
-        self, message: str = "Remove the special characters from this answer.", allow: str = ""
-    ):
+    def __init__(self, message: str | None = None, allow: str = ""):
+        message = message or _l("Remove the special characters from this answer.")
         self.message = message
         self.allow = allow
 
@@ -48,8 +49,9 @@ class Email:
     are accepted.
     """
 
-    def __init__(self, message: str = "Enter an email address like name@example.com."):
-        self.message = message
+    def __init__(self, message: str | None = None):
+        # email-validator explains a refusal in English: every reason gets this message.
+        self.message = message or _l("Enter an email address like name@example.com.")
 
     def __call__(self, form, field) -> None:
         if not field.data:
@@ -77,7 +79,7 @@ class WholeNumberField(IntegerField):
             self.data = int(raw)
         else:
             self.data = None
-            raise ValueError(self.gettext("Enter a whole number, like 7."))
+            raise ValueError(gettext("Enter a whole number, like 7."))
 
 
 class YesCheckbox(BooleanField):
@@ -122,7 +124,7 @@ def text_field(
     the message for an empty answer; without it the field is optional and empty means None."""
     validators = [DataRequired(required)] if required else []
     validators += [
-        Length(max=max_length, message=f"Use {max_length} characters or fewer."),
+        Length(max=max_length, message=_l("Use %(num)d characters or fewer.", num=max_length)),
         NoControlCharacters(),
         *extra,
     ]

@@ -6,6 +6,8 @@ import re
 import uuid
 
 import phonenumbers
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional, ValidationError
@@ -20,6 +22,7 @@ from ..choices import (
     ROLES,
     TRAVEL_DISTANCES,
     TREATMENT_STAGES,
+    country_names,
 )
 from ..fields import (
     OptionalRadioField,
@@ -34,10 +37,10 @@ from ..fields import (
 
 _IDEMPOTENCY_KEY = re.compile(r"[0-9a-f]{32}")
 
-CHOOSE_ROLE = "Choose who is filling in this form."
-CHOOSE_DIAGNOSIS = "Choose the diagnosis, or “Another diagnosis”."
-CHOOSE_COUNTRY = "Choose the country where the patient lives."
-CHOOSE_CONTACT_METHOD = "Choose how we should contact you."
+CHOOSE_ROLE = _l("Choose who is filling in this form.")
+CHOOSE_DIAGNOSIS = _l("Choose the diagnosis, or “Another diagnosis”.")
+CHOOSE_COUNTRY = _l("Choose the country where the patient lives.")
+CHOOSE_CONTACT_METHOD = _l("Choose how we should contact you.")
 
 
 class VisitorForm(FlaskForm):
@@ -45,7 +48,7 @@ class VisitorForm(FlaskForm):
 
     idempotency_key = HiddenField()
     # Named so that no browser autofills it; hidden from people, filled by bots.
-    hp_extra_notes = StringField("Leave this field empty")
+    hp_extra_notes = StringField(_l("Leave this field empty"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -64,21 +67,25 @@ class VisitorForm(FlaskForm):
 
 class ApplyForm(VisitorForm):
     role = RadioField(
-        "Who is filling in this form?",
+        _l("Who is filling in this form?"),
         choices=choice_options(ROLES),
         validators=[InputRequired(CHOOSE_ROLE)],
         invalid_choice_message=CHOOSE_ROLE,
     )
     patient_age = WholeNumberField(
-        "How old is the patient?",
-        description="In whole years. Enter 0 for a baby under one year old.",
+        _l("How old is the patient?"),
+        description=_l("In whole years. Enter 0 for a baby under one year old."),
         validators=[
-            InputRequired("Enter the patient's age in years."),
+            InputRequired(_l("Enter the patient's age in years.")),
             NumberRange(
                 MIN_PATIENT_AGE,
                 MAX_PATIENT_AGE,
-                f"Enter an age from {MIN_PATIENT_AGE} to {MAX_PATIENT_AGE} years. "
-                "We help children, teenagers and young adults.",
+                _l(
+                    "Enter an age from %(low)d to %(high)d years. "
+                    "We help children, teenagers and young adults.",
+                    low=MIN_PATIENT_AGE,
+                    high=MAX_PATIENT_AGE,
+                ),
             ),
         ],
         render_kw={
@@ -89,77 +96,82 @@ class ApplyForm(VisitorForm):
         },
     )
     diagnosis = SelectField(
-        "Diagnosis",
-        choices=choice_options(DIAGNOSES, "Choose a diagnosis"),
+        _l("Diagnosis"),
+        choices=choice_options(DIAGNOSES, _l("Choose a diagnosis")),
         validators=[DataRequired(CHOOSE_DIAGNOSIS)],
         invalid_choice_message=CHOOSE_DIAGNOSIS,
     )
     diagnosis_other = text_field(
-        "Which diagnosis?", 200, description="Only if you chose “Another diagnosis”."
+        _l("Which diagnosis?"), 200, description=_l("Only if you chose “Another diagnosis”.")
     )
     treatment_stage = SelectField(
-        "Where is the patient in treatment? (optional)",
-        choices=choice_options(TREATMENT_STAGES, "Prefer not to say"),
+        _l("Where is the patient in treatment? (optional)"),
+        choices=choice_options(TREATMENT_STAGES, _l("Prefer not to say")),
         validators=[Optional()],
         # Optional() lets blank input through unchecked: make " " the empty answer it is.
         filters=[strip, empty_to_none],
-        invalid_choice_message="Choose one of the listed stages, or “Prefer not to say”.",
+        invalid_choice_message=_l("Choose one of the listed stages, or “Prefer not to say”."),
     )
     country = SelectField(
-        "Country where the patient lives",
-        choices=choice_options(COUNTRIES, "Choose a country"),
+        _l("Country where the patient lives"),
+        # Called for each form, so the names are in the page's language, sorted in it.
+        choices=lambda: choice_options(country_names(), _l("Choose a country")),
         validators=[DataRequired(CHOOSE_COUNTRY)],
         invalid_choice_message=CHOOSE_COUNTRY,
         render_kw={"autocomplete": "country"},
     )
     postal_code = text_field(
-        "Postal code (optional)",
+        _l("Postal code (optional)"),
         12,
-        description="Helps us find trial sites near you.",
+        description=_l("Helps us find trial sites near you."),
         autocomplete="postal-code",
     )
     travel_distance = OptionalRadioField(
-        "How far could the patient travel for a trial? (optional)",
+        _l("How far could the patient travel for a trial? (optional)"),
         choices=choice_options(TRAVEL_DISTANCES),
-        description="We list trial sites within this distance first.",
-        invalid_choice_message="Choose one of the listed distances, or leave it unanswered.",
+        description=_l("We list trial sites within this distance first."),
+        invalid_choice_message=_l("Choose one of the listed distances, or leave it unanswered."),
     )
-    name = text_field("Your name", 100, "Enter your name.", autocomplete="name")
-    email = email_field("Your email address", "Enter your email address.", autocomplete="email")
+    name = text_field(_l("Your name"), 100, _l("Enter your name."), autocomplete="name")
+    email = email_field(
+        _l("Your email address"), _l("Enter your email address."), autocomplete="email"
+    )
     phone = text_field(
-        "Your phone number (optional)",
+        _l("Your phone number (optional)"),
         30,
-        description="Needed if you would like us to call you.",
+        description=_l("Needed if you would like us to call you."),
         autocomplete="tel",
         type="tel",
     )
     contact_method = RadioField(
-        "How should we contact you?",
+        _l("How should we contact you?"),
         choices=choice_options(CONTACT_METHODS),
         validators=[InputRequired(CHOOSE_CONTACT_METHOD)],
         invalid_choice_message=CHOOSE_CONTACT_METHOD,
     )
     consent = YesCheckbox(
-        "I agree",  # the template shows the full consent text beside it
-        validators=[DataRequired("Tick the box to agree, so that we can contact you.")],
+        _l("I agree"),  # the template shows the full consent text beside it
+        validators=[DataRequired(_l("Tick the box to agree, so that we can contact you."))],
     )
-    updates_opt_in = YesCheckbox("Also send me occasional news about pediatric cancer research")
+    updates_opt_in = YesCheckbox(_l("Also send me occasional news about pediatric cancer research"))
 
     def validate_patient_age(self, field) -> None:
         if self.role.data == "patient" and field.data is not None and field.data < ADULT_AGE:
             raise ValidationError(
-                "If you are under 18, please ask a parent or guardian to fill in this form "
-                "with you."
+                gettext(
+                    "If you are under 18, please ask a parent or guardian to fill in this "
+                    "form with you."
+                )
             )
 
     def validate_diagnosis_other(self, field) -> None:
         if self.diagnosis.data == "other" and not field.data:
-            raise ValidationError("Tell us the diagnosis.")
+            raise ValidationError(gettext("Tell us the diagnosis."))
 
     def validate_phone(self, field) -> None:
         if not field.data:
             if self.contact_method.data == "phone":
-                raise ValidationError("Enter a phone number, so that we can call you.")
+                raise ValidationError(gettext("Enter a phone number, so that we can call you."))
             return
         region = self.country.data if self.country.data in COUNTRIES else None
         try:
@@ -167,9 +179,12 @@ class ApplyForm(VisitorForm):
         except phonenumbers.NumberParseException:
             number = None
         if number is None or not phonenumbers.is_valid_number(number):
+            # phonenumbers explains a refusal in English: every reason gets this message.
             raise ValidationError(
-                "Enter a phone number that is valid in the country you chose, "
-                "or start it with + and the country code."
+                gettext(
+                    "Enter a phone number that is valid in the country you chose, "
+                    "or start it with + and the country code."
+                )
             )
         field.data = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -198,17 +213,21 @@ class ShareForm(VisitorForm):
     """Send this to a friend. No free-text message: that would make us a spam relay."""
 
     sender_name = text_field(
-        "Your name",
+        _l("Your name"),
         80,
-        "Enter your name.",
-        description="We tell your friend who thought of them.",
+        _l("Enter your name."),
+        description=_l("We tell your friend who thought of them."),
         autocomplete="name",
     )
-    friend_name = text_field("Your friend’s name (optional)", 80)
-    friend_email = email_field("Your friend’s email address", "Enter your friend’s email address.")
+    friend_name = text_field(_l("Your friend’s name (optional)"), 80)
+    friend_email = email_field(
+        _l("Your friend’s email address"), _l("Enter your friend’s email address.")
+    )
     consent = YesCheckbox(
-        "I know this person and believe they would welcome this",
-        validators=[DataRequired("Tick the box to confirm that your friend would welcome this.")],
+        _l("I know this person and believe they would welcome this"),
+        validators=[
+            DataRequired(_l("Tick the box to confirm that your friend would welcome this."))
+        ],
     )
 
     def referral(self) -> dict:

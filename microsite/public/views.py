@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import date
 
 from flask import (
     Blueprint,
@@ -15,11 +16,12 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import format_date
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError, generate_csrf
 
 from .. import attribution, erasure, referrals, suppression
-from ..choices import COUNTRIES, TRAVEL_DISTANCES
+from ..choices import TRAVEL_SPANS, country_names
 from ..content import ARTICLE_LAST_REVIEWED, published_testimonials
 from ..extensions import csrf, db, limiter
 from ..leads import consent_text, record_application
@@ -45,10 +47,39 @@ def distance(km: float, country: str | None) -> str:
     return matching.distance_text(km, country)
 
 
+@bp.app_template_filter("long_date")
+def long_date(day: date) -> str:
+    """ "5 March 2026"; in Spanish "5 de marzo de 2026"."""
+    if current_language() == "en":
+        return day.strftime("%-d %B %Y")
+    return format_date(day, "d 'de' MMMM 'de' y")
+
+
 @bp.app_template_filter("travel_distance")
 def travel_distance(value: str | None) -> str | None:
-    """The label of a travel distance that limits the search; None for any or no answer."""
-    return TRAVEL_DISTANCES.get(value) if value not in (None, "any") else None
+    """A travel distance that limits the search, as said in a sentence ("50 miles (80 km)");
+    None for any or no answer."""
+    span = TRAVEL_SPANS.get(value or "")
+    return str(span) if span else None
+
+
+# A stored match keeps the raw values of what the family was shown: its labels are
+# rendered from them, in the page's language (older matches: the stored label).
+@bp.app_template_filter("match_status")
+def match_status(match: dict) -> str:
+    return matching.status_label(match["status"]) if "status" in match else match["status_label"]
+
+
+@bp.app_template_filter("match_phase")
+def match_phase(match: dict) -> str:
+    return matching.phase_label(match["phases"]) if "phases" in match else match["phase_label"]
+
+
+@bp.app_template_filter("match_ages")
+def match_ages(match: dict) -> str:
+    if "min_age_months" not in match:
+        return match["ages"]
+    return matching.age_range_text(match["min_age_months"], match["max_age_months"])
 
 
 @bp.get("/")
@@ -133,7 +164,7 @@ def thanks():
         lead=lead,
         personal_link=personal_link,
         matches=matching.stored_matches(lead.id) if lead else None,
-        country_name=COUNTRIES.get(lead.country, lead.country) if lead else None,
+        country_name=country_names().get(lead.country, lead.country) if lead else None,
     )
 
 

@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import raiseload, selectinload
 
-from ..choices import COUNTRIES, OPEN_TRIAL_STATUSES
+from ..choices import OPEN_TRIAL_STATUSES, country_names
 from ..extensions import db
 from ..models import Trial, TrialSite
 from ..text import fold_accents
@@ -35,7 +36,7 @@ from .matching import age_range_text, phase_label, status_label
 from .studies import NCT_ID
 
 CTGOV_STUDY_URL = "https://clinicaltrials.gov/study/{nct_id}"
-REGION_NOT_GIVEN = "State or region not given"  # beside states that are
+REGION_NOT_GIVEN = _l("State or region not given")  # beside states that are
 SITEMAP_LIMIT = 50_000  # URLs in one sitemap file (sitemaps.org)
 
 # --- The record's markdown, rendered safely ------------------------------------------------
@@ -236,8 +237,9 @@ def _countries(sites: list[TrialSite]) -> list[Country]:
     grouped: dict[str | None, dict[str | None, list[TrialSite]]] = defaultdict(
         lambda: defaultdict(list)
     )
+    names = country_names()  # in the page's language
     for site in sites:
-        grouped[COUNTRIES.get(site.country_code or "", site.country)][site.state].append(site)
+        grouped[names.get(site.country_code or "", site.country)][site.state].append(site)
     countries = []
     for name in sorted(grouped, key=_by_name):
         regions = grouped[name]
