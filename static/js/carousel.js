@@ -18,6 +18,10 @@
   var nextButton = root.querySelector("[data-carousel-next]");
   var position = root.querySelector("[data-carousel-position]");
   var reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
+  // The words, in the page's language: from the page, English when it gives none.
+  function text(name, english) {
+    return root.getAttribute("data-text-" + name) || english;
+  }
 
   var current = 0;
   var timer = null;
@@ -32,7 +36,8 @@
     for (var i = 0; i < slides.length; i += 1) {
       slides[i].hidden = i !== current;
     }
-    position.textContent = "Testimonial " + (current + 1) + " of " + slides.length;
+    position.textContent = text("position", "Testimonial {n} of {total}")
+      .replace("{n}", current + 1).replace("{total}", slides.length);
   }
 
   function update() {
@@ -45,7 +50,7 @@
     }
     // Announce slide changes only when the visitor makes them.
     list.setAttribute("aria-live", rotate ? "off" : "polite");
-    rotationButton.textContent = stoppedByVisitor ? "Play" : "Pause";
+    rotationButton.textContent = stoppedByVisitor ? text("play", "Play") : text("pause", "Pause");
     root.setAttribute("data-rotating", rotate ? "true" : "false");
   }
 

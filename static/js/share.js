@@ -11,6 +11,11 @@
   var shareButton = box.querySelector("[data-share-native]");
   var status = box.querySelector("[data-share-status]");
 
+  // The words, in the page's language: from the page, English when it gives none.
+  function text(name, english) {
+    return box.getAttribute("data-text-" + name) || english;
+  }
+
   function say(message) {
     status.textContent = message;
   }
@@ -19,8 +24,8 @@
     copyButton.hidden = false;
     copyButton.addEventListener("click", function () {
       navigator.clipboard.writeText(url.value).then(
-        function () { say("Link copied. You can paste it into a message."); },
-        function () { url.select(); say("Press Ctrl+C (or Cmd+C) to copy the selected link."); }
+        function () { say(text("copied", "Link copied. You can paste it into a message.")); },
+        function () { url.select(); say(text("copy-by-hand", "Press Ctrl+C (or Cmd+C) to copy the selected link.")); }
       );
     });
   }
