@@ -101,8 +101,9 @@ class Page:
     canonical: str | None = None
     alternates: dict[str, str] = field(default_factory=dict)
     links: list[tuple[str, str, dict]] = field(default_factory=list)  # (href, text, attrs)
-    # Runs of text, each with the language it is in (the nearest lang= above it).
-    runs: list[tuple[str, str | None]] = field(default_factory=list)
+    # Runs of text, each with the language it is in (the nearest lang= above it) and
+    # whether it is in <head> (the title, the description), where no lang= can be set.
+    runs: list[tuple[str, str | None, bool]] = field(default_factory=list)
 
 
 class _Reader(HTMLParser):
@@ -128,7 +129,8 @@ class _Reader(HTMLParser):
     def end_run(self) -> None:
         text = " ".join("".join(self.run).split())
         if text:
-            self.page.runs.append((text, self.run_lang))
+            in_head = any(tag in ("head", "title") for tag, _, _ in self.stack)
+            self.page.runs.append((text, self.run_lang, in_head))
         self.run = []
 
     def text(self, text: str, lang: str | None) -> None:
@@ -231,16 +233,35 @@ def load_allowlist(path: Path = ALLOWLIST_FILE) -> dict[str, str]:
 
 def english_leaks(spanish_html: str, english_html: str, allowed: dict[str, str]) -> list[str]:
     """The sentences of four words or more that the Spanish page shares with the English
-    one, but for those in an element marked lang="en" and those allowed."""
-    english = set(sentences(text for text, _ in read(english_html).runs))
-    spanish_runs = [
-        text for text, lang in read(spanish_html).runs if not (lang or "").startswith("en")
-    ]
+    one, but for those in an element marked lang="en" and those allowed.
+
+    Text the page marks as English somewhere (a trial's title in its heading) is English
+    wherever the page repeats it where no lang= can be set, as in ``<title>``: it is taken
+    out of a sentence of <head> before the sentence is judged."""
+    english = set(sentences(text for text, _, _ in read(english_html).runs))
+    runs = read(spanish_html).runs
+    marked = sorted(
+        {text for text, lang, _ in runs if is_english(lang) and len(text.split()) >= MIN_WORDS},
+        key=len,
+        reverse=True,
+    )
     leaks = []
-    for sentence in sentences(spanish_runs):
-        if sentence in english and sentence not in allowed and sentence not in leaks:
-            leaks.append(sentence)
+    for text, lang, in_head in runs:
+        if is_english(lang):
+            continue
+        for sentence in sentences([text]):
+            rest = sentence
+            for quoted in marked if in_head else ():
+                rest = rest.replace(quoted, " ")
+            if rest != sentence and len(rest.split()) < MIN_WORDS:
+                continue  # the page's own English text, repeated in <head>
+            if sentence in english and sentence not in allowed and sentence not in leaks:
+                leaks.append(sentence)
     return leaks
+
+
+def is_english(lang: str | None) -> bool:
+    return (lang or "").lower().split("-")[0] == "en"
 
 
 def resolve(page_url: str, href: str) -> str:
@@ -288,18 +309,20 @@ def apply_in(app, path: str, **answers):
     """Apply at ``path`` (/apply or /es/apply) from a new client; returns the client."""
     client = app.test_client()
     data = form_filler(client, path, VALID_APPLICATION)(**answers)
-    response = client.post(path, data=data)
-    assert response.status_code == 303, html_of(response, 303)
-    assert response.headers["Location"] == f"{path}/thanks"
+    # Closed as a server closes it once sent: the mail is tried then.
+    with client.post(path, data=data) as response:
+        assert response.status_code == 303, html_of(response, 303)
+        assert response.headers["Location"] == f"{path}/thanks"
     return client
 
 
 def share_in(app, path: str, **answers):
     client = app.test_client()
     data = form_filler(client, path, VALID_SHARE)(**answers)
-    response = client.post(path, data=data)
-    assert response.status_code == 303, html_of(response, 303)
-    assert response.headers["Location"] == f"{path}/sent"
+    # Closed as a server closes it once sent: the mail is tried then.
+    with client.post(path, data=data) as response:
+        assert response.status_code == 303, html_of(response, 303)
+        assert response.headers["Location"] == f"{path}/sent"
     return client
 
 
@@ -741,13 +764,20 @@ def test_the_leak_check_reports_an_english_sentence_in_a_spanish_page(app, monke
     assert any(sentence in consent for sentence in reported), reported
 
     sentence = "This sentence was left in English by mistake."
-    english_page = f'<html lang="en"><body><p>{sentence}</p><p>Hello there.</p></body></html>'
+    english_page = (
+        f'<html lang="en"><title>{sentence} (NCT1)</title><body><p>{sentence}</p>'
+        "<p>Hello there.</p></body></html>"
+    )
     for spanish_body, expected in [
         (f"<p>{sentence}</p>", [sentence]),
         (f"<p>Una frase en español. {sentence}</p>", [sentence]),
         (f'<p>Una frase: <span lang="en">{sentence}</span></p>', []),
         (f'<div lang="en"><p>{sentence}</p></div><p>{sentence}</p>', [sentence]),
         (f'<img alt="{sentence}" src="x.png">', [sentence]),
+        # Quoted where no lang= can be set, text the page marks English elsewhere...
+        (f'<title>{sentence} (NCT1)</title><h1 lang="en">{sentence}</h1>', []),
+        # ...but not text it never marks, nor text outside <head>.
+        (f"<title>{sentence} (NCT1)</title><h1>Hola.</h1>", [sentence]),
         ("<p>Hola, esto está en español.</p>", []),
     ]:
         page = f'<html lang="es"><body>{spanish_body}</body></html>'
