@@ -30,7 +30,7 @@ from ..trials import matching
 from ..trials import pages as trial_pages
 from ..web.caching import no_store, rendered_once, shared_cache
 from ..web.errors import DATABASE_ERRORS, database_unavailable
-from ..web.i18n import current_language
+from ..web.i18n import current_language, localized_endpoint
 from ..web.ratelimit import limit_from
 from .forms import ApplyForm, ShareForm
 
@@ -248,17 +248,19 @@ _PROBLEMS = {CSRFError: SESSION_EXPIRED, RateLimitExceeded: RATE_LIMITED}
 @bp.errorhandler(RateLimitExceeded)
 def show_form_again(error: CSRFError | RateLimitExceeded):
     log.info("%s: %s on %s", type(error).__name__, error.description, request.endpoint)
-    if request.endpoint not in _FORMS:
+    form = _FORMS.get(localized_endpoint(request.endpoint or "", "en"))
+    if form is None:
         return render_template("errors/error.html", error=error), error.code
-    form_class, render = _FORMS[request.endpoint]
+    form_class, render = form
     return render(form_class(), error.code, _PROBLEMS[type(error)])
 
 
 def show_form_while_the_database_is_away(error: Exception):
     """The database is down or busy: say so, keep what was typed, let the visitor retry."""
-    if request.endpoint not in _FORMS:
+    form = _FORMS.get(localized_endpoint(request.endpoint or "", "en"))
+    if form is None:
         return database_unavailable(error)
-    form_class, render = _FORMS[request.endpoint]
+    form_class, render = form
     page, _ = render(form_class(), 503, DATABASE_UNAVAILABLE)
     return database_unavailable(error, page)
 

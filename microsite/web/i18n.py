@@ -66,7 +66,8 @@ def alternate_urls() -> dict[str, str]:
 
 
 def _content_language(response):
-    if request.blueprint in _LANGUAGE_OF_BLUEPRINT:
+    # A public page, or the 404 of a path that matched no page (in its path's language).
+    if request.blueprint in _LANGUAGE_OF_BLUEPRINT or request.endpoint is None:
         response.headers.setdefault("Content-Language", current_language())
     return response
 
