@@ -95,7 +95,7 @@ loadtest: install ## Load and fault tests on gunicorn: 2,000 applications (SQLit
 audit/node_modules/.package-lock.json: audit/package.json audit/package-lock.json
 	npm ci --prefix audit --no-audit --no-fund
 
-audit: install ## Lighthouse scores of /, /apply and /share (needs Node.js 18.16+ and Chromium)
+audit: install ## Lighthouse scores of /, /apply, /share, /privacy and a trial page, in English and Spanish (needs Node.js 18.16+ and Chromium)
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "audit needs Node.js 18.16 or later and npm: apt-get install -y nodejs npm"; exit 1; }
 	@node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 18 || (a == 18 && b >= 16) ? 0 : 1)' || { echo "audit needs Node.js 18.16 or later (Lighthouse 12), not $$(node --version)"; exit 1; }
 	@test -x "$(CHROME_PATH)" || { echo "audit needs Chromium at $(CHROME_PATH): apt-get install -y chromium (or set CHROME_PATH)"; exit 1; }
