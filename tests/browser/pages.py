@@ -30,6 +30,8 @@ SHARE_CONSENT = "I know this person and believe they would welcome this"
 
 # The window heights that go with each width (phones, a tablet, a laptop).
 HEIGHT = {320: 568, 390: 844, 768: 1024, 1280: 800}
+# The journeys run on a phone and on a laptop.
+JOURNEY_WIDTHS = [390, 1280]
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 

@@ -21,6 +21,7 @@ from tests.helpers import rows
 from .pages import (
     AUTHORS,
     H1,
+    JOURNEY_WIDTHS,
     PARENT,
     PATIENT,
     ROTATION_MS,
@@ -36,13 +37,11 @@ from .pages import (
 
 pytestmark = pytest.mark.browser
 
-WIDTHS = [390, 1280]
-
 
 # --- The article ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("width", JOURNEY_WIDTHS)
 def test_article_has_one_h1_and_a_banner_link_to_the_form(open_page, screenshot, width):
     page = open_page(**viewport(width))
     page.goto("/")
@@ -57,7 +56,7 @@ def test_article_has_one_h1_and_a_banner_link_to_the_form(open_page, screenshot,
 # --- The carousel -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("width", JOURNEY_WIDTHS)
 def test_carousel_by_keyboard(open_page, width):
     page = with_paused_clock(open_page(**viewport(width)))
     page.goto("/")
@@ -161,7 +160,7 @@ def test_without_javascript_every_testimonial_shows_as_a_list(open_page, screens
 # --- The form ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("width", JOURNEY_WIDTHS)
 def test_apply_journey_from_error_to_thanks(open_page, live_server, screenshot, width):
     page = open_page(**viewport(width))
     page.goto("/")

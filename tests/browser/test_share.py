@@ -19,6 +19,7 @@ from tests.helpers import BROWSER_UA, rows
 from .pages import (
     FRIEND,
     FRIEND_EMAIL,
+    JOURNEY_WIDTHS,
     SENDER,
     SHARE_CONSENT,
     THANKS,
@@ -31,7 +32,6 @@ from .pages import (
 
 pytestmark = pytest.mark.browser
 
-WIDTHS = [390, 1280]
 CLIPBOARD = ["clipboard-read", "clipboard-write"]
 CODE = re.compile(r"/r/([A-Za-z0-9_-]{16})")
 SENT = "Thank you for sharing"
@@ -110,7 +110,7 @@ def press_copy(page: Page, how: str) -> None:
 # --- Sending it to a friend ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("width", JOURNEY_WIDTHS)
 def test_send_to_a_friend_from_the_article(open_page, live_server, screenshot, width):
     page = open_page(**viewport(width))
     page.goto("/")

@@ -18,11 +18,10 @@ from microsite import dates
 from microsite.models import ExportLog, Lead, utcnow
 from tests.helpers import STAFF_EMAIL, add_lead, count, create_staff_user, rows
 
-from .pages import sign_in, viewport
+from .pages import JOURNEY_WIDTHS, sign_in, viewport
 
 pytestmark = pytest.mark.browser
 
-WIDTHS = [390, 1280]
 WRONG = "The email address or password is not right"
 
 # Two Mayas, so that neither the search nor the diagnosis alone finds just one lead.
@@ -92,7 +91,7 @@ def expect_sign_in_page(page: Page, next_: str | None) -> None:
 # --- The journey ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("width", JOURNEY_WIDTHS)
 def test_staff_filter_open_lead_change_status_and_download_csv(
     open_page, live_server, screenshot, width
 ):
