@@ -37,6 +37,7 @@ def test_the_friend_receives_one_message_whose_link_resolves_to_the_referral(mai
     html = message.get_body(("html",)).get_content()
     assert "Robin Sender asked Trial Finder to tell you about us" in text
     [link] = re.findall(rf"{re.escape(PUBLIC_URL)}/r/[A-Za-z0-9_-]+", text)
+    assert link in text.splitlines()  # on a line of its own, where mail programs find it
     # The HTML part links to the referral and the unsubscribe page, and nowhere else.
     assert set(re.findall(r'href="([^"]+)"', html)) == {link, message["List-Unsubscribe"][1:-1]}
     assert [m.status for m in rows(mail_app, OutboxMessage)] == ["sent"]
