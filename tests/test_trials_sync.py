@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 import threading
 import time
 from collections import deque
@@ -25,7 +26,9 @@ PAGES = {
     "FICTIONALPAGE2": json.loads((TRIAL_FIXTURES / "sync" / "page2.json").read_text()),
 }
 STUDY = json.loads((TRIAL_FIXTURES / "study.json").read_text())  # NCT99990001
-FAST = ["--interval", "0", "--backoff", "0.01", "--timeout", "0.3"]
+# No waits between pages or before retries; a timeout no answer of the fake API reaches
+# even on a busy machine (the timeout test sets a short one of its own).
+FAST = ["--interval", "0", "--backoff", "0.01", "--timeout", "10"]
 
 
 class FakeApi(ThreadingHTTPServer):
@@ -41,6 +44,12 @@ class FakeApi(ThreadingHTTPServer):
         self.requests: list[dict] = []
         self.by_id: dict[str, dict] = {}
         self.always_fail: int | None = None
+        self.errors: list[str] = []
+
+    def handle_error(self, request, client_address):
+        # A client that gave up (a timeout) leaves the answer nowhere to go. Kept here
+        # rather than printed, for the printing would land in the CLI's captured stderr.
+        self.errors.append(repr(sys.exc_info()[1]))
 
     @property
     def url(self) -> str:
@@ -222,7 +231,7 @@ def test_retries_after_a_rate_limit_or_a_server_error(sync_app, api, status):
 
 def test_retries_after_a_timeout(sync_app, api):
     api.failures.append(("sleep", 0.6))  # the client waits 0.3 s, then tries again
-    result = run_sync(sync_app)
+    result = run_sync(sync_app, "--timeout", "0.3")
     assert result.exit_code == 0, result.output
     assert "Pages: 2; requests: 3." in result.stdout
     assert api.requests[0] == api.requests[1]  # the same page asked for again
