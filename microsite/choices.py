@@ -69,6 +69,10 @@ MILE_COUNTRIES = {"US", "GB", "LR", "MM", "PR", "VI", "GU", "MP", "AS", "UM"}
 # The public site's languages (web/i18n.py): a lead and a referral keep theirs.
 LANGUAGE_CODES = ("en", "es")
 
+# What a staff member may do: navigators work with leads; admins also run the team, the
+# testimonials, the referrals export, the access record and the runs page.
+STAFF_ROLES = {"navigator": "Navigator", "admin": "Admin"}
+
 CONTACT_METHODS = {
     "email": _l("Email"),
     "phone": _l("Phone"),

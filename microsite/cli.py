@@ -11,8 +11,10 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from . import auth, config, dates, erasure, exports, mail
+from .choices import STAFF_ROLES
 from .content import load_testimonials
-from .models import OUTBOX_STATUSES
+from .extensions import db
+from .models import OUTBOX_STATUSES, StaffUser
 from .trials import places as place_data
 from .trials.commands import places, trials
 
@@ -73,26 +75,65 @@ def _staff_command(action):
         raise click.ClickException(str(problem)) from None
 
 
-@staff.command("create", help="Create a staff user. Passwords need 12 characters or more.")
+@staff.command(
+    "create",
+    help="Create a staff user. Passwords need 12 characters or more. A new member is a "
+    "navigator, but the first member of a team without an admin, who is its admin.",
+)
 @click.argument("email")
+@click.option(
+    "--role", type=click.Choice(list(STAFF_ROLES)), help="admin or navigator (see above)."
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def staff_create(email: str, password_stdin: bool) -> None:
-    user = _staff_command(lambda: auth.create_staff(email, _password(password_stdin)))
-    click.echo(f"Staff user {user.email} created.")
+def staff_create(email: str, role: str | None, password_stdin: bool) -> None:
+    def create():
+        user = auth.create_staff(email, _password(password_stdin), role=role)
+        db.session.commit()
+        return user
+
+    user = _staff_command(create)
+    note = " (the team's first admin)" if role is None and user.is_admin else ""
+    click.echo(f"Staff user {user.email} created as {user.role}{note}.")
 
 
-@staff.command("set-password", help="Give a staff user a new password (and enable them).")
+def _change(email: str, change) -> StaffUser:
+    def run():
+        user = auth.existing(email)
+        change(user)
+        db.session.commit()
+        return user
+
+    return _staff_command(run)
+
+
+@staff.command(
+    "set-password", help="Give a staff user a new password (and enable them); ends their sessions."
+)
 @click.argument("email")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def staff_set_password(email: str, password_stdin: bool) -> None:
-    user = _staff_command(lambda: auth.set_password(email, _password(password_stdin)))
+    password = _password(password_stdin)
+
+    def change(user):
+        auth.set_password(user, password)
+        auth.enable(user)
+
+    user = _change(email, change)
     click.echo(f"Password of {user.email} changed.")
 
 
-@staff.command("disable", help="Stop a staff user from signing in.")
+@staff.command("set-role", help="Make a staff user an admin or a navigator.")
+@click.argument("email")
+@click.argument("role", type=click.Choice(list(STAFF_ROLES)))
+def staff_set_role(email: str, role: str) -> None:
+    user = _change(email, lambda user: auth.set_role(user, role))
+    click.echo(f"Staff user {user.email} is now {user.role}.")
+
+
+@staff.command("disable", help="Stop a staff user from signing in, and end their sessions.")
 @click.argument("email")
 def staff_disable(email: str) -> None:
-    user = _staff_command(lambda: auth.disable(email))
+    user = _change(email, auth.disable)
     click.echo(f"Staff user {user.email} disabled.")
 
 

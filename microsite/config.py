@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -57,6 +57,11 @@ DEFAULTS: dict[str, object] = {
     "ORG_EMAIL": "navigators@trialfinder.example",
     "ORG_PHONE": "+1 555 0100",
     "CALLBACK_BUSINESS_DAYS": 2,
+    # Days no one calls back, besides Saturdays and Sundays: "2026-12-25,2027-01-01".
+    "HOLIDAYS": "",
+    # Which leads a navigator's leads.csv holds: "all", or "assigned" (their own).
+    "NAVIGATOR_EXPORT_SCOPE": "all",
+    "ACCESS_RECORD_RETENTION_DAYS": 2190,  # six years
     "RETENTION_DAYS": 730,
     "ARTICLE_MAX_AGE": 300,  # seconds a shared cache may keep the article page
     "DISPLAY_TIMEZONE": "UTC",
@@ -84,6 +89,7 @@ _INTEGER_SETTINGS = {
     "TRUSTED_PROXY_HOPS",
     "CALLBACK_BUSINESS_DAYS",
     "RETENTION_DAYS",
+    "ACCESS_RECORD_RETENTION_DAYS",
     "ARTICLE_MAX_AGE",
     "MAIL_PORT",
     "MAIL_TIMEOUT",
@@ -92,6 +98,8 @@ _INTEGER_SETTINGS = {
 _BOOLEAN_SETTINGS = {"RATELIMIT_ENABLED", "MAIL_USE_TLS", "MAIL_USE_SSL"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+
+EXPORT_SCOPES = ("all", "assigned")
 
 SECRET_KEY_FILE = "secret_key"
 DATABASE_FILE = "microsite.sqlite3"
@@ -121,6 +129,26 @@ def from_environment(environ: os._Environ | dict[str, str]) -> dict[str, object]
         else:
             found[name] = raw
     return found
+
+
+def holiday_dates(value) -> frozenset[date]:
+    """HOLIDAYS as days: comma-separated YYYY-MM-DD (or a list of them)."""
+    items = value.split(",") if isinstance(value, str) else list(value or ())
+    days = set()
+    for item in items:
+        text = str(item).strip()
+        if not text:
+            continue
+        try:
+            if len(text) != 10:
+                raise ValueError
+            days.add(date.fromisoformat(text))
+        except ValueError:
+            raise ConfigError(
+                f"HOLIDAYS must be days written YYYY-MM-DD, separated by commas, "
+                f"like 2026-12-25,2027-01-01; {text!r} is not one"
+            ) from None
+    return frozenset(days)
 
 
 def database_uri(url: str | None, instance_path: str) -> str:
@@ -183,6 +211,14 @@ def finish(config: dict, instance_path: str, environ=os.environ) -> None:
             f"DISPLAY_TIMEZONE must be a time zone name like Europe/London, not "
             f"{config['DISPLAY_TIMEZONE']!r}"
         ) from None
+    config["HOLIDAY_DATES"] = holiday_dates(config["HOLIDAYS"])
+    if config["NAVIGATOR_EXPORT_SCOPE"] not in EXPORT_SCOPES:
+        raise ConfigError(
+            f"NAVIGATOR_EXPORT_SCOPE must be one of {', '.join(EXPORT_SCOPES)}, not "
+            f"{config['NAVIGATOR_EXPORT_SCOPE']!r}"
+        )
+    if int(config["CALLBACK_BUSINESS_DAYS"]) < 1:
+        raise ConfigError("CALLBACK_BUSINESS_DAYS must be 1 or more")
     if not config.get("SECRET_KEY"):
         if environment == "production":
             raise ConfigError("SECRET_KEY must be set in production")

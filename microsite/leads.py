@@ -3,6 +3,8 @@ notes, the lead's file as the staff page shows it)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,12 +14,21 @@ from flask_babel import force_locale, gettext
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from . import erasure, mail, referrals
+from . import callbacks, erasure, mail, referrals
 from .attribution import UTM_FIELDS
 from .choices import LEAD_STATUSES
 from .database import add_once
 from .extensions import db
-from .models import Lead, LeadNote, Referral, StaffUser, StatusChange, Trial, utcnow
+from .models import (
+    Assignment,
+    Lead,
+    LeadNote,
+    Referral,
+    StaffUser,
+    StatusChange,
+    Trial,
+    utcnow,
+)
 from .trials import matching
 from .web.i18n import localized_endpoint
 from .web.urls import absolute_url
@@ -42,6 +53,14 @@ CONSENT = {
 }
 
 
+def email_digest(address: str) -> str:
+    """A keyed digest of an email address (HMAC-SHA256 under SECRET_KEY), so a family's
+    applications can be found together without comparing addresses."""
+    key = hashlib.sha256(b"lead email digest|" + current_app.config["SECRET_KEY"].encode())
+    normalized = address.strip().casefold().encode("utf-8")
+    return hmac.new(key.digest(), normalized, hashlib.sha256).hexdigest()
+
+
 def consent_text(language: str) -> str:
     """The consent text shown beside the box, in ``language``."""
     return CONSENT[language][1].format(org=current_app.config["ORG_NAME"])
@@ -61,11 +80,15 @@ def record_application(
     The caller commits.
     """
     utm = utm or {}
+    arrival = utcnow()
     lead = Lead(
         **details,
+        created_at=arrival,
+        callback_due_at=callbacks.lead_due_at(arrival),
+        email_digest=email_digest(details["email"]),
         language=language,
         consent_version=CONSENT[language][0],
-        consent_at=utcnow(),
+        consent_at=arrival,
         idempotency_key=idempotency_key,
         referral_id=referral.id if referral else None,
         **{name: utm.get(name) for name in UTM_FIELDS},
@@ -130,16 +153,35 @@ def change_status(lead: Lead, status: str, staff: StaffUser) -> None:
     db.session.add(
         StatusChange(lead_id=lead.id, staff_id=staff.id, from_status=lead.status, to_status=status)
     )
+    if lead.status == "new":
+        callbacks.keep_promise(lead)
     lead.status = status
     log.info("lead %d: status %s by staff %d", lead.id, status, staff.id)
 
 
 def add_note(lead: Lead, body: str, staff: StaffUser) -> LeadNote:
-    """Append a call note; notes are never edited or deleted one by one. The caller commits."""
+    """Append a call note, which keeps the call-back promise; notes are never edited or
+    deleted one by one. The caller commits."""
     note = LeadNote(lead_id=lead.id, author_id=staff.id, body=body)
     db.session.add(note)
+    callbacks.keep_promise(lead)
     log.info("lead %d: note added by staff %d", lead.id, staff.id)
     return note
+
+
+def assign(lead: Lead, to: StaffUser | None, by: StaffUser) -> None:
+    """Give the lead to a member (None: to nobody), recording who did it and when. The
+    caller checks that ``by`` may; the caller commits."""
+    to_id = to.id if to is not None else None
+    if to_id == lead.assigned_to_id:
+        return
+    db.session.add(
+        Assignment(
+            lead_id=lead.id, staff_id=by.id, from_staff_id=lead.assigned_to_id, to_staff_id=to_id
+        )
+    )
+    lead.assigned_to_id = to_id
+    log.info("lead %d: assigned to staff %s by staff %d", lead.id, to_id, by.id)
 
 
 @dataclass(frozen=True)
@@ -152,13 +194,17 @@ class LeadFile:
     matches: list[dict]
     matched_at: datetime | None
     catalog: dict[str, dict]  # today's site and central contacts of the matched trials
+    assignments: list[Assignment]
+    same_family: list[Lead]  # the other applications from the same email address
 
 
 def lead_file(lead_id: int) -> LeadFile | None:
     """One lead with its referral, call notes and their authors, status history with who
     changed it, and the trials shown to the family."""
     lead = db.session.scalar(
-        select(Lead).where(Lead.id == lead_id).options(joinedload(Lead.referral))
+        select(Lead)
+        .where(Lead.id == lead_id)
+        .options(joinedload(Lead.referral), joinedload(Lead.assigned_to))
     )
     if lead is None:
         return None
@@ -182,6 +228,33 @@ def lead_file(lead_id: int) -> LeadFile | None:
         matches=matches,
         matched_at=matching.matched_at(lead.id),
         catalog=todays_contacts([match["nct_id"] for match in matches]),
+        assignments=list(
+            db.session.scalars(
+                select(Assignment)
+                .filter_by(lead_id=lead.id)
+                .options(
+                    joinedload(Assignment.staff),
+                    joinedload(Assignment.from_staff),
+                    joinedload(Assignment.to_staff),
+                )
+                .order_by(Assignment.id)
+            )
+        ),
+        same_family=same_family(lead),
+    )
+
+
+def same_family(lead: Lead) -> list[Lead]:
+    """The other leads with this lead's email address (by keyed digest), newest first."""
+    if not lead.email_digest:
+        return []
+    return list(
+        db.session.scalars(
+            select(Lead)
+            .where(Lead.email_digest == lead.email_digest, Lead.id != lead.id)
+            .order_by(Lead.created_at.desc(), Lead.id.desc())
+            .limit(20)
+        )
     )
 
 

@@ -30,6 +30,7 @@ from .choices import (
     MAX_PATIENT_AGE,
     MIN_PATIENT_AGE,
     ROLES,
+    STAFF_ROLES,
     TRAVEL_DISTANCES,
     TREATMENT_STAGES,
 )
@@ -107,6 +108,17 @@ class Lead(db.Model):
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updates_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(20), default="new")
+    # The navigator who calls the family back; None: nobody has taken the lead yet.
+    assigned_to_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL"), index=True
+    )
+    # The call back promised on arrival (``callbacks.due_at``), and when it was kept: the
+    # status left "new" or a call note was written.
+    callback_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    callback_met_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A keyed digest of the email address, so staff see the family's other applications
+    # without comparing addresses (``callbacks.email_digest``).
+    email_digest: Mapped[str | None] = mapped_column(String(64), index=True)
     # One key per rendering of the form: a double click or a resubmission stores one lead.
     idempotency_key: Mapped[str | None] = mapped_column(String(32), unique=True)
     # Attribution: the referral link followed within its window, and the UTM parameters
@@ -121,6 +133,7 @@ class Lead(db.Model):
     utm_term: Mapped[str | None] = mapped_column(String(200))
 
     referral: Mapped[Referral | None] = relationship(foreign_keys=[referral_id])
+    assigned_to: Mapped[StaffUser | None] = relationship(lazy="raise")
 
     def __repr__(self) -> str:  # no personal data, so it is safe in logs and tracebacks
         return f"<Lead {self.id}>"
@@ -248,11 +261,16 @@ class StaffUser(UserMixin, db.Model):
     """A patient navigator or administrator who may sign in to /staff."""
 
     __tablename__ = "staff_user"
+    __table_args__ = (_one_of("role", STAFF_ROLES),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
+    # Empty until an invited member sets a password: nobody can sign in with it.
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    role: Mapped[str] = mapped_column(String(10), default="navigator", server_default="navigator")
+    # The languages the member can call families in, as "en,es" (choices.LANGUAGE_CODES).
+    languages: Mapped[str] = mapped_column(String(20), default="en", server_default="en")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -260,8 +278,40 @@ class StaffUser(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
 
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def language_codes(self) -> list[str]:
+        return [code for code in self.languages.split(",") if code]
+
     def __repr__(self) -> str:
         return f"<StaffUser {self.id}>"
+
+
+class StaffSession(db.Model):
+    """A signed-in staff session. The cookie carries a random id; only its SHA-256 digest
+    is kept here, and every staff request checks the row, so ending it here ends it."""
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The last time the member typed their password in this session.
+    reauthenticated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "signed out", "idle", "time limit", "ended by <staff id>", "disabled", "password"
+    end_reason: Mapped[str | None] = mapped_column(String(40))
+    # A few words to tell one's sessions apart ("Chrome on Linux"); never an address.
+    device: Mapped[str | None] = mapped_column(String(60))
+
+    staff: Mapped[StaffUser] = relationship(lazy="raise")
 
 
 class LeadNote(db.Model):
@@ -292,6 +342,78 @@ class StatusChange(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     staff: Mapped[StaffUser | None] = relationship(lazy="raise")
+
+
+class Assignment(db.Model):
+    """Who gave a lead to whom (or took it, or left it unassigned), and when."""
+
+    __tablename__ = "assignment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    from_staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL")
+    )
+    to_staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    staff: Mapped[StaffUser | None] = relationship(foreign_keys=[staff_id], lazy="raise")
+    from_staff: Mapped[StaffUser | None] = relationship(foreign_keys=[from_staff_id], lazy="raise")
+    to_staff: Mapped[StaffUser | None] = relationship(foreign_keys=[to_staff_id], lazy="raise")
+
+
+class AccessRecord(db.Model):
+    """Who looked at or changed what: a lead page viewed, a CSV exported, an erasure, a
+    change to the team. Append-only: the database refuses UPDATE and DELETE on it
+    (``access.TRIGGERS``) but for rows older than the latest AccessPurge's cutoff.
+
+    No foreign keys, so that nothing the record names can change it; lead ids only, never
+    a family's details."""
+
+    __tablename__ = "access_record"
+    __table_args__ = (
+        Index("ix_access_record_staff", "staff_id", "created_at"),
+        Index("ix_access_record_lead", "lead_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    staff_id: Mapped[int | None] = mapped_column(Integer)  # None: the command line
+    actor: Mapped[str] = mapped_column(String(320))  # the staff email, or "cli:<os user>"
+    session_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(30))  # access.ACTIONS
+    lead_id: Mapped[int | None] = mapped_column(Integer)
+    # What else the action names: a staff email for team changes, an export's filters.
+    detail: Mapped[str | None] = mapped_column(String(400))
+
+
+class AccessPurge(db.Model):
+    """A purge of the access record: the only way rows leave it. Append-only as well."""
+
+    __tablename__ = "access_purge"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    purged_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    removed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class JobRun(db.Model):
+    """One run of a timer job (outbox send, retention purge, trials sync, staff digest,
+    alerts), with what it did: the runs page shows the last of each."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (Index("ix_job_run_job", "job", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(30))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(String(200))  # an exception's class, never data
 
 
 class ExportLog(db.Model):

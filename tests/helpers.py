@@ -169,9 +169,18 @@ def submit_share(app, **answers):
 # --- Staff --------------------------------------------------------------------------------
 
 
-def create_staff_user(app, email: str = STAFF_EMAIL, password: str = STAFF_PASSWORD) -> int:
+def create_staff_user(
+    app,
+    email: str = STAFF_EMAIL,
+    password: str = STAFF_PASSWORD,
+    role: str | None = None,
+    languages: str = "en",
+) -> int:
+    """A member who can sign in; the first of a team is its admin (as on the CLI)."""
     with app.app_context():
-        return auth.create_staff(email, password).id
+        user = auth.create_staff(email, password, role=role, languages=languages)
+        db.session.commit()
+        return user.id
 
 
 def csrf_token(client, path: str = "/staff/login") -> str:

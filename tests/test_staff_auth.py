@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from microsite import auth
 from microsite.extensions import db
-from microsite.models import Lead, StaffUser, StatusChange, utcnow
+from microsite.models import Lead, StaffSession, StaffUser, StatusChange, utcnow
 from tests.helpers import (
     STAFF_EMAIL,
     STAFF_PASSWORD,
@@ -222,9 +222,17 @@ def test_a_missing_answer_is_422_with_a_message(client, staff, answers, message)
     assert message in response.get_data(as_text=True)
 
 
-def test_a_disabled_user_cannot_sign_in(client, app, staff):
+def disable(app, email: str = STAFF_EMAIL) -> None:
+    """Disable a member, keeping the team an admin so the rule allows it."""
     with app.app_context():
-        auth.disable(STAFF_EMAIL)
+        if not db.session.scalar(select(StaffUser).filter_by(email="keeper@example.com")):
+            auth.create_staff("keeper@example.com", OTHER_PASSWORD, role="admin")
+        auth.disable(auth.existing(email))
+        db.session.commit()
+
+
+def test_a_disabled_user_cannot_sign_in(client, app, staff):
+    disable(app)
     response = log_in(client)
     assert response.status_code == 401
     assert WRONG_MESSAGE in response.get_data(as_text=True)
@@ -233,8 +241,7 @@ def test_a_disabled_user_cannot_sign_in(client, app, staff):
 
 def test_disabling_a_user_ends_their_open_session(staff_client, app):
     assert staff_client.get("/staff/").status_code == 200
-    with app.app_context():
-        auth.disable(STAFF_EMAIL)
+    disable(app)
     assert is_sign_in_redirect(staff_client.get("/staff/"), "/staff/")
 
 
@@ -276,7 +283,10 @@ def test_signing_in_starts_a_fresh_session(client, staff):
     values = session_values(client)
     assert "before" not in values
     assert values["_user_id"] == str(staff)
-    assert isinstance(values["staff_since"], float) and isinstance(values["staff_seen"], float)
+    with client.application.app_context():
+        (row,) = db.session.scalars(select(StaffSession)).all()
+    assert row.staff_id == staff and row.ended_at is None
+    assert row.token_digest not in cookie_before + client.get_cookie("session").value
 
 
 def test_a_failed_sign_in_keeps_nothing_new_in_the_session(client, staff):
@@ -464,41 +474,70 @@ def test_incomplete_forms_do_not_count(limited_app):
 # --- session lifetimes -------------------------------------------------------------------
 
 
-def ago(**delta) -> float:
-    return (utcnow() - timedelta(**delta)).timestamp()
+def the_session(app) -> StaffSession:
+    with app.app_context():
+        return db.session.scalars(select(StaffSession).order_by(StaffSession.id.desc())).first()
 
 
-def test_a_session_idle_for_31_minutes_ends(staff_client):
-    set_session(staff_client, staff_seen=ago(minutes=31))
+def age_session(app, created=None, seen=None) -> None:
+    """Move the signed-in session's start and last request back in time, on the server."""
+    with app.app_context():
+        row = db.session.scalars(select(StaffSession).order_by(StaffSession.id.desc())).first()
+        if created is not None:
+            row.created_at = utcnow() - created
+        if seen is not None:
+            row.last_seen_at = utcnow() - seen
+        db.session.commit()
+
+
+def test_a_session_idle_for_31_minutes_ends(staff_client, app):
+    age_session(app, seen=timedelta(minutes=31))
     assert is_sign_in_redirect(staff_client.get("/staff/"), "/staff/")
     assert "_user_id" not in session_values(staff_client)
+    assert the_session(app).end_reason == "idle"
     assert is_sign_in_redirect(staff_client.get("/staff/"), "/staff/")
 
 
-def test_a_session_older_than_8_hours_ends_even_when_busy(staff_client):
-    set_session(staff_client, staff_since=ago(hours=8, minutes=1), staff_seen=ago(minutes=1))
+def test_a_session_older_than_8_hours_ends_even_when_busy(staff_client, app):
+    age_session(app, created=timedelta(hours=8, minutes=1), seen=timedelta(minutes=1))
     assert is_sign_in_redirect(staff_client.get("/staff/"), "/staff/")
     assert "_user_id" not in session_values(staff_client)
+    assert the_session(app).end_reason == "time limit"
 
 
-def test_a_session_within_its_limits_goes_on_and_is_refreshed(staff_client):
-    idle = ago(minutes=29)
-    set_session(staff_client, staff_since=ago(hours=7, minutes=59), staff_seen=idle)
+def test_a_session_within_its_limits_goes_on_and_is_refreshed(staff_client, app):
+    age_session(app, created=timedelta(hours=7, minutes=59), seen=timedelta(minutes=29))
+    before = utcnow()
     assert staff_client.get("/staff/").status_code == 200
-    seen = session_values(staff_client)["staff_seen"]
-    assert seen > idle + 28 * 60
-    assert seen <= utcnow().timestamp()
+    row = the_session(app)
+    assert row.ended_at is None
+    assert before <= row.last_seen_at <= utcnow()
 
 
-@pytest.mark.parametrize("missing", ["staff_since", "staff_seen"])
-def test_a_session_without_its_times_ends(staff_client, missing):
+def test_a_cookie_without_its_session_id_ends(staff_client):
     with staff_client.session_transaction() as session:
-        del session[missing]
+        del session[auth.SESSION_KEY]
     assert is_sign_in_redirect(staff_client.get("/staff/"), "/staff/")
 
 
-def test_an_expired_session_ends_a_csv_export_with_401(staff_client):
-    set_session(staff_client, staff_seen=ago(minutes=31))
+def test_a_session_ended_on_the_server_ends_the_cookie(staff_client, app, staff):
+    with app.app_context():
+        assert auth.end_sessions(staff, "ended by an admin") == 1
+        db.session.commit()
+    assert is_sign_in_redirect(staff_client.get("/staff/"), "/staff/")
+
+
+def test_signing_out_ends_the_session_and_a_replayed_cookie_signs_nobody_in(staff_client, app):
+    cookie = staff_client.get_cookie("session").value
+    token = csrf_token(staff_client, "/staff/")
+    assert staff_client.post("/staff/logout", data={"csrf_token": token}).status_code == 303
+    assert the_session(app).end_reason == "signed out"
+    staff_client.set_cookie("session", cookie)  # the cookie as it was before signing out
+    assert is_sign_in_redirect(staff_client.get("/staff/"), "/staff/")
+
+
+def test_an_expired_session_ends_a_csv_export_with_401(staff_client, app):
+    age_session(app, seen=timedelta(minutes=31))
     response = staff_client.get("/staff/leads.csv")
     assert response.status_code == 401
     assert "id,created_at" not in response.get_data(as_text=True)

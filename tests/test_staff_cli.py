@@ -1,4 +1,4 @@
-"""Staff accounts from the command line: create, set-password, disable."""
+"""Staff accounts from the command line: create, set-password, set-role, disable."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from microsite.models import StaffUser
 from tests.helpers import STAFF_EMAIL, STAFF_PASSWORD, count, log_in
 
 NEW_PASSWORD = "another-long-password"
+ADMIN_EMAIL = "admin@example.com"
 
 
 def user(app, email: str = STAFF_EMAIL) -> StaffUser | None:
@@ -27,7 +28,9 @@ def create(runner, email: str = STAFF_EMAIL, password: str = STAFF_PASSWORD):
 def test_create_reads_the_password_from_stdin(app, runner):
     result = create(runner)
     assert result.exit_code == 0, result.output
-    assert result.output == f"Staff user {STAFF_EMAIL} created.\n"
+    assert result.output == (
+        f"Staff user {STAFF_EMAIL} created as admin (the team's first admin).\n"
+    )
     created = user(app)
     assert created.password_hash.startswith("scrypt:")
     assert check_password_hash(created.password_hash, STAFF_PASSWORD)
@@ -57,7 +60,9 @@ def test_create_asks_twice_for_the_password(app, runner):
     assert result.exit_code == 0, result.output
     assert result.output.count("Password") == 1 and "Repeat for confirmation" in result.output
     assert STAFF_PASSWORD not in result.output  # the typing is hidden
-    assert result.output.endswith(f"Staff user {STAFF_EMAIL} created.\n")
+    assert result.output.endswith(
+        f"Staff user {STAFF_EMAIL} created as admin (the team's first admin).\n"
+    )
     assert check_password_hash(user(app).password_hash, STAFF_PASSWORD)
 
 
@@ -155,6 +160,7 @@ def test_set_password_refuses_a_short_password(app, runner):
 
 
 def test_disable_stops_sign_in(app, runner):
+    create(runner, ADMIN_EMAIL)
     create(runner)
     client = app.test_client()
     assert log_in(client, STAFF_EMAIL, STAFF_PASSWORD).status_code == 303
@@ -211,3 +217,74 @@ def test_staff_help_lists_the_commands(runner):
         assert command in result.output
     create_help = runner.invoke(args=["staff", "create", "--help"])
     assert "12 characters" in create_help.output and "--password-stdin" in create_help.output
+
+
+# --- roles -------------------------------------------------------------------------------
+
+
+def test_the_second_member_is_a_navigator_unless_told(app, runner):
+    create(runner, ADMIN_EMAIL)
+    result = create(runner)
+    assert result.output == f"Staff user {STAFF_EMAIL} created as navigator.\n"
+    assert user(app).role == "navigator"
+    third = runner.invoke(
+        args=["staff", "create", "third@example.com", "--role", "admin", "--password-stdin"],
+        input=STAFF_PASSWORD + "\n",
+    )
+    assert third.output == "Staff user third@example.com created as admin.\n"
+
+
+def test_the_first_member_may_be_made_a_navigator_on_purpose(app, runner):
+    result = runner.invoke(
+        args=["staff", "create", STAFF_EMAIL, "--role", "navigator", "--password-stdin"],
+        input=STAFF_PASSWORD + "\n",
+    )
+    assert result.output == f"Staff user {STAFF_EMAIL} created as navigator.\n"
+    assert user(app).role == "navigator"
+
+
+def test_an_unknown_role_is_refused(runner):
+    result = runner.invoke(args=["staff", "create", STAFF_EMAIL, "--role", "boss"])
+    assert result.exit_code == 2
+    assert "'boss' is not one of 'navigator', 'admin'" in result.output
+
+
+def test_set_role_promotes_and_demotes(app, runner):
+    create(runner, ADMIN_EMAIL)
+    create(runner)
+    result = runner.invoke(args=["staff", "set-role", STAFF_EMAIL, "admin"])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"Staff user {STAFF_EMAIL} is now admin.\n"
+    assert user(app).role == "admin"
+    result = runner.invoke(args=["staff", "set-role", ADMIN_EMAIL, "navigator"])
+    assert result.exit_code == 0, result.output
+    assert user(app, ADMIN_EMAIL).role == "navigator"
+
+
+def test_the_last_active_admin_can_be_neither_demoted_nor_disabled(app, runner):
+    create(runner, ADMIN_EMAIL)
+    create(runner)
+    for args in (["set-role", ADMIN_EMAIL, "navigator"], ["disable", ADMIN_EMAIL]):
+        result = runner.invoke(args=["staff", *args])
+        assert result.exit_code == 1
+        assert result.output == (
+            f"Error: {ADMIN_EMAIL} is the last active admin: make another member an admin first\n"
+        )
+    found = user(app, ADMIN_EMAIL)
+    assert found.role == "admin" and found.active is True
+
+
+def test_a_disabled_admin_does_not_count_as_the_teams_admin(app, runner):
+    create(runner, ADMIN_EMAIL)
+    create(runner, "second.admin@example.com")
+    runner.invoke(args=["staff", "set-role", "second.admin@example.com", "admin"])
+    assert runner.invoke(args=["staff", "disable", "second.admin@example.com"]).exit_code == 0
+    result = runner.invoke(args=["staff", "disable", ADMIN_EMAIL])
+    assert result.exit_code == 1
+    assert "last active admin" in result.output
+
+
+def test_set_role_of_an_unknown_member_says_so(runner):
+    result = runner.invoke(args=["staff", "set-role", "nobody@example.com", "admin"])
+    assert result.exit_code == 1
+    assert result.output == "Error: no staff user nobody@example.com\n"

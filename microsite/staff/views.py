@@ -29,6 +29,7 @@ from ..trials import matching
 from ..trials.overview import catalog_overview
 from ..web.ratelimit import limit_from
 from .forms import EmptyForm, LeadFilterForm, LoginForm, NoteForm, StatusForm, TestimonialForm
+from .roles import ADMIN_ONLY, admin_only
 
 log = logging.getLogger(__name__)
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -57,14 +58,19 @@ def labels() -> dict:
 
 @bp.before_request
 def require_staff():
-    """One guard for the whole area: pages send strangers to sign in, CSVs get 401."""
+    """One guard for the whole area: pages send strangers to sign in, CSVs get 401; an
+    admin's page is a 403 page for a navigator, an admin's CSV a 403 with no data."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    if current_user.is_authenticated and not auth.session_expired():
-        auth.touch_session()
+    if current_user.is_authenticated and auth.check_session():
+        if request.endpoint in ADMIN_ONLY and not current_user.is_admin:
+            log.info("staff: user %d refused %s", current_user.id, request.endpoint)
+            if request.path.endswith(".csv"):
+                return Response("Only admins can download this file.\n", 403, mimetype="text/plain")
+            return render_template("errors/403.html"), 403
         return None
     if current_user.is_authenticated:
-        log.info("staff: session of user %d ended", current_user.id)
+        log.info("staff: a session of user %d has ended", current_user.id)
         auth.sign_out()
     if request.path.endswith(".csv"):
         abort(401)
@@ -208,11 +214,13 @@ def leads_csv():
 
 
 @bp.get("/referrals.csv")
+@admin_only
 def referrals_csv():
     return _csv("referrals")
 
 
 @bp.get("/testimonials")
+@admin_only
 def testimonials():
     rows = db.session.scalars(select(Testimonial).order_by(Testimonial.position, Testimonial.id))
     return render_template("staff/testimonials.html", testimonials=rows.all())
@@ -220,6 +228,7 @@ def testimonials():
 
 @bp.route("/testimonials/new", methods=["GET", "POST"])
 @bp.route("/testimonials/<int:testimonial_id>", methods=["GET", "POST"])
+@admin_only
 def testimonial(testimonial_id: int | None = None):
     existing = db.get_or_404(Testimonial, testimonial_id) if testimonial_id else None
     form = TestimonialForm(obj=existing)
