@@ -103,11 +103,12 @@ def _keep_an_admin(user: StaffUser) -> None:
         )
 
 
-def set_password(user: StaffUser, password: str) -> None:
-    """A new password, which ends every session of the member. The caller commits."""
+def set_password(user: StaffUser, password: str, keep: StaffSession | None = None) -> None:
+    """A new password, which ends every session of the member (but ``keep``, the one they
+    changed it in). The caller commits."""
     check_password_rules(password)
     user.password_hash = generate_password_hash(password)
-    end_sessions(user.id, "password changed", keep=None)
+    end_sessions(user.id, "password changed", keep=keep)
     log.info("staff: user %d has a new password", user.id)
 
 

@@ -177,7 +177,13 @@ class Referral(db.Model):
 OUTBOX_STATUSES = ("queued", "sent", "failed", "cancelled")
 # Referral messages honour the suppression list; a confirmation or a staff notice is no
 # referral, so an unsubscribe from referrals does not stop it.
-OUTBOX_KINDS = ("referral", "confirmation", "staff_notice")
+OUTBOX_KINDS = (
+    "referral",
+    "confirmation",
+    "staff_notice",
+    "staff_invite",
+    "password_reset",
+)
 
 
 class OutboxMessage(db.Model):

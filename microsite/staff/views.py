@@ -34,7 +34,7 @@ from .roles import ADMIN_ONLY, admin_only
 log = logging.getLogger(__name__)
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-PUBLIC_ENDPOINTS = {"staff.login"}
+PUBLIC_ENDPOINTS = {"staff.login", "staff.set_password"}
 FILTER_NAMES = ("q", "from", "to", "diagnosis", "country", "status", "language")
 MAX_PAGE = 100_000
 
