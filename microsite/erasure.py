@@ -2,7 +2,11 @@
 
 Erasure removes a person's leads with their notes and status history, the referrals they
 sent or received, and the outbox messages (and .eml files) addressed to them. What is
-kept is an ErasureRecord with counts, never the address.
+kept is an ErasureRecord with counts, never the address, and an entry in the access record
+for each lead erased (by id; one entry without a lead when there was none).
+
+The retention purge also purges the access record (``access.purge``), which keeps its
+own period, ACCESS_RECORD_RETENTION_DAYS.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, func, or_, select
 
+from . import access
 from .extensions import db
 from .mail import eml_files
 from .models import ErasureRecord, Lead, LeadNote, OutboxMessage, Referral, StatusChange, utcnow
@@ -29,10 +34,14 @@ class Removed:
     referrals: int = 0
     messages: int = 0
     mail_files: int = 0
+    access_records: int | None = None  # the retention purge only
+
+    def counts(self) -> dict[str, int]:
+        return {name: count for name, count in asdict(self).items() if count is not None}
 
     def describe(self) -> str:
         return ", ".join(
-            f"{count} {name.replace('_', ' ')}" for name, count in asdict(self).items()
+            f"{count} {name.replace('_', ' ')}" for name, count in self.counts().items()
         )
 
 
@@ -70,8 +79,9 @@ def _remove(lead_ids: list[int], referral_filter, message_filter, dry_run: bool)
     return removed
 
 
-def erase_person(email: str, reason: str) -> Removed:
-    """Delete everything held about the person with this address. Commits."""
+def erase_person(email: str, reason: str, actor: str | None = None) -> Removed:
+    """Delete everything held about the person with this address. Commits. The access
+    record says who did it: the signed-in member, the command line, or ``actor``."""
     address = email.strip()
     same_address = lambda column: or_(column == address, func.lower(column) == address.lower())  # noqa: E731
     lead_ids = list(db.session.scalars(select(Lead.id).where(same_address(Lead.email))))
@@ -81,15 +91,19 @@ def erase_person(email: str, reason: str) -> Removed:
         or_(OutboxMessage.lead_id.in_(lead_ids), same_address(OutboxMessage.to_address)),
         dry_run=False,
     )
-    db.session.add(ErasureRecord(reason=reason, counts=asdict(removed)))
+    db.session.add(ErasureRecord(reason=reason, counts=removed.counts()))
+    detail = f"{reason}: {removed.describe()}"
+    for lead_id in lead_ids or [None]:
+        access.record("erasure", lead_id=lead_id, detail=detail, actor=actor)
     db.session.commit()
     log.info("erasure (%s): %s", reason, removed.describe())
     return removed
 
 
 def purge(older_than_days: int, dry_run: bool = True) -> Removed:
-    """Delete leads, referrals and messages older than the retention period. Commits
-    unless it is a dry run."""
+    """Delete leads, referrals and messages older than the retention period, and access
+    record entries older than ACCESS_RECORD_RETENTION_DAYS. Commits unless it is a dry
+    run."""
     cutoff = utcnow() - timedelta(days=older_than_days)
     lead_ids = list(db.session.scalars(select(Lead.id).where(Lead.created_at < cutoff)))
     removed = _remove(
@@ -98,8 +112,15 @@ def purge(older_than_days: int, dry_run: bool = True) -> Removed:
         or_(OutboxMessage.created_at < cutoff, OutboxMessage.lead_id.in_(lead_ids)),
         dry_run,
     )
+    access_days = current_app.config["ACCESS_RECORD_RETENTION_DAYS"]
+    removed.access_records = access.purge(access_days, dry_run=dry_run)
     if not dry_run:
-        db.session.add(ErasureRecord(reason="retention purge", counts=asdict(removed)))
+        db.session.add(ErasureRecord(reason="retention purge", counts=removed.counts()))
+        access.record(
+            "erasure",
+            detail=f"retention purge: {removed.describe()}; leads older than "
+            f"{older_than_days} days, access record older than {access_days} days",
+        )
         db.session.commit()
         log.info("purge of data older than %d days: %s", older_than_days, removed.describe())
     return removed
@@ -126,4 +147,4 @@ def lead_from_token(token: str) -> tuple[bool, Lead | None]:
 
 def withdraw(lead: Lead) -> Removed:
     """The applicant withdraws consent: everything about them goes, as with erase."""
-    return erase_person(lead.email, "withdrawal")
+    return erase_person(lead.email, "withdrawal", actor=access.PUBLIC_ACTOR)

@@ -176,7 +176,7 @@ def test_purge_is_a_dry_run_until_yes(app):
     assert dry.exit_code == 0
     assert dry.output.startswith(
         "Would delete (run again with --yes to delete): 1 leads, 0 notes, 1 referrals, "
-        "1 messages, 1 mail files; older than 730 days."
+        "1 messages, 1 mail files, 0 access records; older than 730 days."
     )
     assert count(app, Lead) == 2
     done = runner.invoke(args=["leads", "purge", "--yes"])
