@@ -10,7 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import auth, config, dates, erasure, exports, mail
+from . import auth, config, dates, digest, erasure, exports, mail, runs
 from .choices import STAFF_ROLES
 from .content import load_testimonials
 from .extensions import db
@@ -41,7 +41,14 @@ outbox = AppGroup("outbox", help="Send and inspect the mail outbox.")
 @outbox.command("send", help="Send every message that is due (run it from cron or a timer).")
 @click.option("--retry-failed", is_flag=True, help="Queue failed messages again first.")
 def outbox_send(retry_failed: bool) -> None:
-    report = mail.send_due(retry_failed=retry_failed)
+    with runs.tracked("outbox send") as counts:
+        report = mail.send_due(retry_failed=retry_failed)
+        counts.update(
+            sent=report.sent,
+            retrying=report.retrying,
+            failed=report.failed,
+            cancelled=report.cancelled,
+        )
     click.echo(
         f"Outbox: {report.sent} sent, {report.retrying} to retry later, "
         f"{report.failed} failed, {report.cancelled} cancelled (unsubscribed)."
@@ -137,6 +144,28 @@ def staff_disable(email: str) -> None:
     click.echo(f"Staff user {user.email} disabled.")
 
 
+@staff.command(
+    "digest",
+    help="Mail each active member their own call backs overdue or due today, by lead id "
+    "and due time only (admins also get the count of unassigned ones); nothing to members "
+    "with nothing due. Through the outbox. Run it every weekday morning.",
+)
+@click.option("--dry-run", is_flag=True, help="Count what would be mailed; mail nothing.")
+def staff_digest(dry_run: bool) -> None:
+    if dry_run:
+        report = digest.send_digests(dry_run=True)
+    else:
+        with runs.tracked("staff digest") as counts:
+            report = digest.send_digests()
+            counts.update(report.counts())
+    verb = "would be mailed (dry run)" if dry_run else "mailed"
+    click.echo(
+        f"Digest: {report.mailed} navigator{'s' if report.mailed != 1 else ''} {verb}, "
+        f"{report.listed} lead{'s' if report.listed != 1 else ''} listed; "
+        f"{report.unassigned} unassigned due."
+    )
+
+
 leads = AppGroup("leads", help="Export, purge and erase leads.")
 
 
@@ -174,7 +203,12 @@ def leads_export(first, last, out) -> None:
 @click.option("--yes", is_flag=True, help="Really delete.")
 def leads_purge(days: int | None, yes: bool) -> None:
     days = days or current_app.config["RETENTION_DAYS"]
-    removed = erasure.purge(days, dry_run=not yes)
+    if yes:  # a dry run is not a run of the retention purge
+        with runs.tracked("retention purge") as counts:
+            removed = erasure.purge(days, dry_run=False)
+            counts.update(removed.counts())
+    else:
+        removed = erasure.purge(days, dry_run=True)
     verb = "Deleted" if yes else "Would delete (run again with --yes to delete)"
     click.echo(f"{verb}: {removed.describe()}; older than {days} days.")
 

@@ -181,6 +181,7 @@ OUTBOX_KINDS = (
     "referral",
     "confirmation",
     "staff_notice",
+    "staff_digest",
     "staff_invite",
     "password_reset",
 )

@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from .. import runs
 from . import catalog
 from . import places as place_data
 from . import sync as sync_module
@@ -118,7 +119,17 @@ def trials_sync(max_pages, page_size, timeout, attempts, backoff, interval) -> N
         interval=interval,
     )
     try:
-        report = sync_module.sync(client, _print_problem, max_pages=max_pages, page_size=page_size)
+        with runs.tracked("trials sync") as counts:
+            report = sync_module.sync(
+                client, _print_problem, max_pages=max_pages, page_size=page_size
+            )
+            imported = report.imported
+            counts.update(
+                new=imported.new,
+                updated=imported.updated,
+                unchanged=imported.unchanged,
+                skipped=imported.skipped,
+            )
     except sync_module.SyncError as problem:
         raise click.ClickException(
             f"sync stopped: {problem}; studies fetched before were kept"
