@@ -73,8 +73,10 @@ CSV_SELECT = f"""SELECT lead.id, {UTC_TEXT.format("lead.created_at")} AS created
  coalesce((SELECT group_concat(matched.word, ' ') FROM (SELECT lead_match.nct_id AS word
   FROM lead_match WHERE lead_match.lead_id = lead.id ORDER BY lead_match.rank) AS matched),
   '') AS matched_nct_ids,
- lead.travel_distance AS travel_distance_km, lead.nearest_site_km, lead.language
+ lead.travel_distance AS travel_distance_km, lead.nearest_site_km, lead.language,
+ staff_user.email AS assigned_to, {UTC_TEXT.format("lead.callback_due_at")} AS callback_due_at
 FROM lead LEFT OUTER JOIN referral ON lead.referral_id = referral.id
+ LEFT OUTER JOIN staff_user ON lead.assigned_to_id = staff_user.id
 ORDER BY lead.id"""
 BASELINE = (
     "the sqlite3 query has the app's columns (headers checked equal), join and formatting, "

@@ -87,6 +87,9 @@ LEAD_STATUSES = {
     "withdrew": "Withdrew",
 }
 
+# The statuses of a family still being helped: the work queue shows these.
+OPEN_LEAD_STATUSES = ("new", "contacted", "referred")
+
 # ClinicalTrials.gov's overall statuses. Trials open to families: the ones sync fetches,
 # matching offers and pages call open.
 RECRUITING = "RECRUITING"

@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from . import auth, config, dates, digest, erasure, exports, mail, runs
+from .access_commands import audit
 from .choices import STAFF_ROLES
 from .content import load_testimonials
 from .extensions import db
@@ -234,5 +235,5 @@ def check_config() -> None:
 
 
 def init_app(app: Flask) -> None:
-    for group in (content, outbox, staff, leads, trials, places, check_config):
+    for group in (content, outbox, staff, leads, trials, places, audit, check_config):
         app.cli.add_command(group)

@@ -1,5 +1,7 @@
-"""What the staff dashboard shows: counts, leads per day, the referral funnel, the lead list
-with its search and filters, recent exports and the outbox. ``dashboard()`` gathers it all."""
+"""What the staff dashboard shows: the work queue (the member's own leads and the unassigned
+ones, by call-back due time, with counts of overdue and due today), counts, leads per day,
+the referral funnel, the lead list with its search and filters, recent exports and the
+outbox. ``dashboard()`` gathers it all."""
 
 from __future__ import annotations
 
@@ -7,13 +9,16 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, exists, func, literal, not_, or_, select
+from sqlalchemy.orm import aliased, joinedload
 
 from . import dates, exports, mail
+from .choices import OPEN_LEAD_STATUSES
 from .extensions import db
-from .models import Lead, Referral
+from .models import Lead, Referral, StaffUser, utcnow
 
 CHART_DAYS = 30
+QUEUE_LENGTH = 50
 
 
 def lead_counts() -> dict[str, int]:
@@ -55,6 +60,39 @@ def referral_funnel() -> dict[str, int]:
     }
 
 
+def _speaks(member, language):
+    """SQL: the member's languages ("en,es") include ``language``."""
+    return (literal(",") + member.languages + literal(",")).contains(
+        literal(",") + language + literal(",")
+    )
+
+
+def _no_caller_speaks():
+    """SQL: nobody who would call the lead speaks its language: its navigator does not,
+    or, unassigned, no active member does."""
+    assignee = aliased(StaffUser)
+    anyone = aliased(StaffUser)
+    assigned_without = exists().where(
+        assignee.id == Lead.assigned_to_id, not_(_speaks(assignee, Lead.language))
+    )
+    nobody_at_all = not_(exists().where(anyone.active.is_(True), _speaks(anyone, Lead.language)))
+    return or_(assigned_without, and_(Lead.assigned_to_id.is_(None), nobody_at_all))
+
+
+def _due(state: str, now, end_of_today):
+    waiting = and_(Lead.callback_met_at.is_(None), Lead.callback_due_at.is_not(None))
+    return {
+        "overdue": and_(waiting, Lead.callback_due_at <= now),
+        "today": and_(waiting, Lead.callback_due_at > now, Lead.callback_due_at <= end_of_today),
+        "later": and_(waiting, Lead.callback_due_at > end_of_today),
+        "met": Lead.callback_met_at.is_not(None),
+    }[state]
+
+
+def _end_of_today():
+    return dates.start_of(dates.today() + timedelta(days=1))
+
+
 @dataclass
 class LeadFilters:
     search: str = ""
@@ -64,9 +102,17 @@ class LeadFilters:
     country: str = ""
     status: str = ""
     language: str = ""
+    # "" any, "none" unassigned, or a staff id as text
+    assignee: str = ""
+    due: str = ""  # "" any, or overdue, today, later, met
+    language_gap: bool = False  # only leads no caller speaks the language of
 
     def query(self):
-        query = select(Lead).order_by(Lead.created_at.desc(), Lead.id.desc())
+        query = (
+            select(Lead)
+            .options(joinedload(Lead.assigned_to))
+            .order_by(Lead.created_at.desc(), Lead.id.desc())
+        )
         if self.search:
             query = query.where(
                 or_(
@@ -84,7 +130,61 @@ class LeadFilters:
         ):
             if value:
                 query = query.where(column == value)
+        if self.assignee == "none":
+            query = query.where(Lead.assigned_to_id.is_(None))
+        elif self.assignee.isdigit():
+            query = query.where(Lead.assigned_to_id == int(self.assignee))
+        if self.due:
+            query = query.where(_due(self.due, utcnow(), _end_of_today()))
+        if self.language_gap:
+            query = query.where(_no_caller_speaks())
         return query
+
+
+def _queue(*conditions) -> list[Lead]:
+    """Open leads, the ones waiting for a call back first by due time, then the rest."""
+    return list(
+        db.session.scalars(
+            select(Lead)
+            .options(joinedload(Lead.assigned_to))
+            .where(Lead.status.in_(OPEN_LEAD_STATUSES), *conditions)
+            .order_by(
+                Lead.callback_met_at.is_not(None),
+                Lead.callback_due_at.is_(None),
+                Lead.callback_due_at,
+                Lead.created_at,
+                Lead.id,
+            )
+            .limit(QUEUE_LENGTH)
+        )
+    )
+
+
+def due_counts(staff_id: int | None = None) -> dict[str, int]:
+    """Leads overdue and due today: the whole team's, or one member's."""
+    now, end = utcnow(), _end_of_today()
+    mine = [Lead.assigned_to_id == staff_id] if staff_id is not None else []
+    return {
+        state: db.session.scalar(select(func.count(Lead.id)).where(_due(state, now, end), *mine))
+        for state in ("overdue", "today")
+    }
+
+
+@dataclass(frozen=True)
+class WorkQueue:
+    mine: list[Lead]
+    unassigned: list[Lead]
+    counts: dict[str, int]  # the team's overdue and due today
+    my_counts: dict[str, int]
+
+
+def work_queue(staff_id: int) -> WorkQueue:
+    return WorkQueue(
+        mine=_queue(Lead.assigned_to_id == staff_id),
+        unassigned=_queue(Lead.assigned_to_id.is_(None)),
+        counts=due_counts(),
+        my_counts=due_counts(staff_id),
+    )
 
 
 def lead_page(filters: LeadFilters, page: int, per_page: int = 25):
@@ -93,6 +193,7 @@ def lead_page(filters: LeadFilters, page: int, per_page: int = 25):
 
 @dataclass(frozen=True)
 class Dashboard:
+    queue: WorkQueue
     page: object  # a Flask-SQLAlchemy Pagination of leads
     counts: dict[str, int]
     per_day: list[tuple[date, int]]
@@ -103,9 +204,10 @@ class Dashboard:
     failed_messages: list
 
 
-def dashboard(filters: LeadFilters, page_number: int) -> Dashboard:
+def dashboard(filters: LeadFilters, page_number: int, staff_id: int) -> Dashboard:
     per_day = leads_per_day()
     return Dashboard(
+        queue=work_queue(staff_id),
         page=lead_page(filters, page_number),
         counts=lead_counts(),
         per_day=per_day,

@@ -20,10 +20,10 @@ from datetime import date
 
 from sqlalchemy import case, func, select
 
-from . import dates
+from . import access, dates
 from .csvsql import csv_safe, utc_text, words_in_order
 from .extensions import db
-from .models import ExportLog, Lead, LeadMatch, OutboxMessage, Referral
+from .models import ExportLog, Lead, LeadMatch, OutboxMessage, Referral, StaffUser
 
 log = logging.getLogger(__name__)
 
@@ -46,44 +46,52 @@ def _time(column):
 
 
 def _lead_query():
-    return select(
-        Lead.id,
-        _time(Lead.created_at),
-        Lead.role,
-        Lead.patient_age,
-        Lead.diagnosis,
-        _text(Lead.diagnosis_other),
-        Lead.treatment_stage,
-        Lead.country,
-        _text(Lead.postal_code),
-        _text(Lead.name),
-        _text(Lead.email),
-        _text(Lead.phone),
-        Lead.contact_method,
-        Lead.consent_version,
-        _time(Lead.consent_at),
-        _boolean(Lead.updates_opt_in),
-        Lead.status,
-        _text(Referral.code, "referral_code"),
-        *(
-            _text(column)
-            for column in (
-                Lead.utm_source,
-                Lead.utm_medium,
-                Lead.utm_campaign,
-                Lead.utm_content,
-                Lead.utm_term,
-            )
-        ),
-        # The trials shown to the family, in rank order (NCT ids need no formula guard).
-        func.coalesce(
-            words_in_order(LeadMatch.nct_id, LeadMatch.rank, LeadMatch.lead_id == Lead.id), ""
-        ).label("matched_nct_ids"),
-        # Added with distance matching: empty when not answered, not located or no match.
-        Lead.travel_distance.label("travel_distance_km"),
-        Lead.nearest_site_km,
-        Lead.language,
-    ).outerjoin(Referral, Lead.referral_id == Referral.id)
+    return (
+        select(
+            Lead.id,
+            _time(Lead.created_at),
+            Lead.role,
+            Lead.patient_age,
+            Lead.diagnosis,
+            _text(Lead.diagnosis_other),
+            Lead.treatment_stage,
+            Lead.country,
+            _text(Lead.postal_code),
+            _text(Lead.name),
+            _text(Lead.email),
+            _text(Lead.phone),
+            Lead.contact_method,
+            Lead.consent_version,
+            _time(Lead.consent_at),
+            _boolean(Lead.updates_opt_in),
+            Lead.status,
+            _text(Referral.code, "referral_code"),
+            *(
+                _text(column)
+                for column in (
+                    Lead.utm_source,
+                    Lead.utm_medium,
+                    Lead.utm_campaign,
+                    Lead.utm_content,
+                    Lead.utm_term,
+                )
+            ),
+            # The trials shown to the family, in rank order (NCT ids need no formula guard).
+            func.coalesce(
+                words_in_order(LeadMatch.nct_id, LeadMatch.rank, LeadMatch.lead_id == Lead.id), ""
+            ).label("matched_nct_ids"),
+            # Added with distance matching: empty when not answered, not located or no match.
+            Lead.travel_distance.label("travel_distance_km"),
+            Lead.nearest_site_km,
+            Lead.language,
+            # Added with the work queue: the navigator's email (empty when unassigned) and the
+            # call back promised (empty for leads that arrived before due times).
+            _text(StaffUser.email, "assigned_to"),
+            _time(Lead.callback_due_at),
+        )
+        .outerjoin(Referral, Lead.referral_id == Referral.id)
+        .outerjoin(StaffUser, Lead.assigned_to_id == StaffUser.id)
+    )
 
 
 def _referral_query():
@@ -121,9 +129,13 @@ TABLES = {
 }
 
 
-def statement(kind: str, first: date | None, last: date | None):
+def statement(kind: str, first: date | None, last: date | None, assigned_to: int | None = None):
+    """The export's query; ``assigned_to`` keeps a leads export to one member's leads."""
     build, dated_by, order_by = TABLES[kind]
-    return dates.on_days(build(), dated_by, first, last).order_by(order_by)
+    query = dates.on_days(build(), dated_by, first, last).order_by(order_by)
+    if assigned_to is not None:
+        query = query.where(Lead.assigned_to_id == assigned_to)
+    return query
 
 
 def _driver_batches(query) -> Iterator[list[tuple]]:
@@ -145,21 +157,45 @@ def filename(kind: str) -> str:
     return f"{kind}-{dates.today().isoformat()}.csv"
 
 
+def describe(kind: str, filters: dict) -> str:
+    """An export as the access record names it: "leads.csv: from 2026-01-01"."""
+    given = ", ".join(f"{name} {value}" for name, value in filters.items() if value is not None)
+    return f"{kind}.csv: {given or 'no filters'}"
+
+
 class CsvExport:
     """An export in progress: iterate it for the bytes of the file. It is logged when it
-    starts and again, with the number of rows, when it ends or is cut off."""
+    starts (in the export log and the access record) and again, with the number of rows,
+    when it ends or is cut off. ``query`` and ``filters`` make an export of something
+    ``TABLES`` does not list (``access_export``)."""
 
-    def __init__(self, kind: str, first: date | None, last: date | None, actor: str):
-        self.query = statement(kind, first, last)
+    def __init__(
+        self,
+        kind: str,
+        first: date | None,
+        last: date | None,
+        actor: str,
+        assigned_to: int | None = None,
+        *,
+        query=None,
+        filters: dict | None = None,
+    ):
+        self.query = statement(kind, first, last, assigned_to) if query is None else query
         self.header = [column.key for column in self.query.selected_columns]
         self.filename = filename(kind)
         self.rows = 0
         self.record = ExportLog(
             actor=actor,
             kind=kind,
-            filters={"from": first and first.isoformat(), "to": last and last.isoformat()},
+            filters=filters
+            or {
+                "from": first and first.isoformat(),
+                "to": last and last.isoformat(),
+                **({"assigned_to": assigned_to} if assigned_to is not None else {}),
+            },
         )
         db.session.add(self.record)
+        access.record("export", detail=describe(kind, self.record.filters))
         db.session.commit()
         log.info("export %d of %s started", self.record.id, kind)
 
@@ -192,6 +228,19 @@ class CsvExport:
             "finished" if completed else "cut off",
             self.rows,
         )
+
+
+def access_export(filters: access.AccessFilters, actor: str) -> CsvExport:
+    """The access record as CSV, kept to ``filters``: the audit page's download and
+    ``flask audit export``, the same bytes."""
+    return CsvExport(
+        "access",
+        filters.first,
+        filters.last,
+        actor,
+        query=access.csv_query(filters),
+        filters=filters.described(),
+    )
 
 
 def recent_exports(limit: int = 10) -> list[ExportLog]:

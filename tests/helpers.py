@@ -26,6 +26,7 @@ from microsite import auth
 from microsite.extensions import db
 from microsite.leads import CONSENT_VERSION
 from microsite.models import Lead, Trial, TrialSite, utcnow
+from microsite.staff.views import PUBLIC_ENDPOINTS
 from microsite.trials import synonyms
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -209,16 +210,17 @@ def post_on_lead_page(client, lead_id: int, action: str, **data):
     return client.post(f"/staff/leads/{lead_id}/{action}", data={"csrf_token": token, **data})
 
 
-def staff_routes(app) -> list[tuple[str, str]]:
-    """(method, path) of every GET or POST route of the staff blueprint but the sign-in
-    page, straight from the URL map, with every <int:...> argument filled with 1."""
+def staff_routes(app, with_endpoints: bool = False) -> list[tuple]:
+    """(method, path) of every GET or POST route of the staff blueprint but the pages open
+    to strangers (sign-in, setting a password from a link), straight from the URL map,
+    with every <int:...> argument filled with 1; (method, path, endpoint) if asked."""
     found = []
     for rule in app.url_map.iter_rules():
-        if not rule.endpoint.startswith("staff.") or rule.endpoint in {"staff.login"}:
+        if not rule.endpoint.startswith("staff.") or rule.endpoint in PUBLIC_ENDPOINTS:
             continue
         path = re.sub(r"<(?:[^:<>]+:)?[^<>]+>", "1", rule.rule)
         for method in sorted(rule.methods & {"GET", "POST"}):
-            found.append((method, path))
+            found.append((method, path, rule.endpoint) if with_endpoints else (method, path))
     return sorted(found)
 
 

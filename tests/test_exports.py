@@ -29,7 +29,7 @@ LEAD_COLUMNS = (
     "id,created_at,role,patient_age,diagnosis,diagnosis_other,treatment_stage,country,"
     "postal_code,name,email,phone,contact_method,consent_version,consent_at,updates_opt_in,"
     "status,referral_code,utm_source,utm_medium,utm_campaign,utm_content,utm_term,"
-    "matched_nct_ids,travel_distance_km,nearest_site_km,language"
+    "matched_nct_ids,travel_distance_km,nearest_site_km,language,assigned_to,callback_due_at"
 ).split(",")
 REFERRAL_COLUMNS = (
     "id,created_at,code,sender_name,friend_name,friend_email,lead_id,clicks,first_click_at,"
@@ -102,6 +102,8 @@ def test_a_round_trip_through_csv_equals_the_database(app, staff_client):
                     lead.travel_distance or "",
                     "" if lead.nearest_site_km is None else str(lead.nearest_site_km),
                     lead.language,
+                    "",  # nobody has taken the lead yet
+                    lead.callback_due_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 ]
             )
     assert rows[1:] == expected
@@ -292,3 +294,14 @@ def test_referrals_export_counts_clicks_attribution_and_mail(app, staff_client):
     assert row["friend_email"] == "kim@example.com"
     assert (row["clicks"], row["leads_attributed"], row["mail_status"]) == ("1", "1", "queued")
     assert row["first_click_at"].endswith("Z") and row["lead_id"] == ""
+
+
+def test_leads_csv_appends_the_navigator_and_the_call_back_due_time(app, staff_client):
+    navigator = create_staff_user(app, "caller@example.com", "a long password here", "navigator")
+    due = datetime(2026, 12, 3, 0, 0, tzinfo=UTC)
+    add_lead(app, assigned_to_id=navigator, callback_due_at=due)
+    add_lead(app, email="other@example.com")
+    header, first, second = parse(staff_client.get("/staff/leads.csv").data)
+    assert header[-3:] == ["language", "assigned_to", "callback_due_at"]
+    assert first[-2:] == ["caller@example.com", "2026-12-03T00:00:00Z"]
+    assert second[-2:] == ["", ""]

@@ -28,7 +28,7 @@ OTHER_EMAIL = "other.navigator@example.com"
 OTHER_PASSWORD = "another long password"
 WRONG_MESSAGE = "The email address or password is not right"
 THROTTLE_MESSAGE = "sign-in is paused for a minute after several wrong attempts"
-CSV_ROUTES = {"/staff/leads.csv", "/staff/referrals.csv"}
+CSV_ROUTES = {"/staff/leads.csv", "/staff/referrals.csv", "/staff/access.csv"}
 
 
 # --- helpers ---------------------------------------------------------------------------

@@ -47,7 +47,10 @@ def stats(html: str) -> dict[str, int]:
 
 def listed_leads(html: str) -> list[str]:
     """The names in the dashboard's lead list, in order."""
-    return re.findall(r'<th scope="row"><a href="/staff/leads/\d+">(.*?)</a></th>', html)
+    table = re.search(r'aria-label="All leads">(.*?)</table>', html, re.S)
+    if table is None:
+        return []
+    return re.findall(r'<th scope="row"><a href="/staff/leads/\d+">(.*?)</a></th>', table.group(1))
 
 
 def found(html: str) -> int:

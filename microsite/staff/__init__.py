@@ -3,7 +3,12 @@
 Every route needs a signed-in staff user, checked once for the whole blueprint.
 """
 
-from . import account_views, team_views  # noqa: F401  (account, set-password, team pages)
+from . import (  # noqa: F401  (account, set-password, team pages)
+    account_views,
+    audit_views,  # noqa: F401  (the access record page)
+    runs_views,  # noqa: F401  (the runs page)
+    team_views,
+)
 from .views import bp
 
 __all__ = ["bp"]

@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..callbacks import DUE_STATES
 from ..choices import COUNTRIES, DIAGNOSES, LEAD_STATUSES
 from ..dashboard import LeadFilters
 from ..fields import choice_options, strip, text_area_field, text_field
@@ -38,6 +39,21 @@ class StatusForm(FlaskForm):
     )
 
 
+class AssignForm(FlaskForm):
+    """An admin gives a lead to a member, or to nobody."""
+
+    assignee = SelectField(
+        "Assigned to", invalid_choice_message="Choose one of the listed members."
+    )
+
+    def __init__(self, *args, members=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.assignee.choices = [("", "Nobody (unassigned)")] + [
+            (str(member.id), f"{member.email} ({member.languages.replace(',', ', ')})")
+            for member in members
+        ]
+
+
 class NoteForm(FlaskForm):
     body = text_area_field("Add a call note", 4000, "Write the note first.")
 
@@ -64,6 +80,17 @@ class LeadFilterForm(FlaskForm):
     language = SelectField(
         "Language", choices=choice_options(LANGUAGES, "Any"), validators=[Optional()]
     )
+    assignee = SelectField("Assigned to", validators=[Optional()])
+    due = SelectField(
+        "Call back", choices=choice_options(DUE_STATES, "Any"), validators=[Optional()]
+    )
+    language_gap = BooleanField("Only leads whose language no assigned navigator speaks")
+
+    def __init__(self, *args, members=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.assignee.choices = [("", "Anyone"), ("none", "Nobody (unassigned)")] + [
+            (str(member.id), member.email) for member in members
+        ]
 
     def filters(self) -> LeadFilters:
         """The filters asked for, or none when the query string does not validate."""
@@ -77,6 +104,9 @@ class LeadFilterForm(FlaskForm):
             country=self.country.data or "",
             status=self.status.data or "",
             language=self.language.data or "",
+            assignee=self.assignee.data or "",
+            due=self.due.data or "",
+            language_gap=bool(self.language_gap.data),
         )
 
 

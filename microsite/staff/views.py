@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     redirect,
     render_template,
     request,
@@ -18,24 +20,43 @@ from flask_limiter import RateLimitExceeded
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import auth, dates, exports
+from .. import access, auth, callbacks, dates, exports
 from .. import dashboard as dashboard_data
 from ..choices import COUNTRIES, DIAGNOSES, LEAD_STATUSES, ROLES, TREATMENT_STAGES
 from ..content import save_testimonial
 from ..extensions import db, limiter
-from ..leads import add_note, change_status, lead_file
-from ..models import Lead, Testimonial
+from ..leads import add_note, assign, change_status, lead_file
+from ..models import Lead, StaffUser, Testimonial
 from ..trials import matching
 from ..trials.overview import catalog_overview
 from ..web.ratelimit import limit_from
-from .forms import EmptyForm, LeadFilterForm, LoginForm, NoteForm, StatusForm, TestimonialForm
+from .forms import (
+    AssignForm,
+    EmptyForm,
+    LeadFilterForm,
+    LoginForm,
+    NoteForm,
+    StatusForm,
+    TestimonialForm,
+)
 from .roles import ADMIN_ONLY, admin_only
 
 log = logging.getLogger(__name__)
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 PUBLIC_ENDPOINTS = {"staff.login", "staff.set_password"}
-FILTER_NAMES = ("q", "from", "to", "diagnosis", "country", "status", "language")
+FILTER_NAMES = (
+    "q",
+    "from",
+    "to",
+    "diagnosis",
+    "country",
+    "status",
+    "language",
+    "assignee",
+    "due",
+    "language_gap",
+)
 MAX_PAGE = 100_000
 
 
@@ -45,9 +66,21 @@ def local_time(moment) -> str:
     return moment.astimezone(dates.zone()).strftime("%-d %b %Y, %H:%M") if moment else ""
 
 
+@bp.app_template_filter("due_time")
+def due_time(moment) -> str:
+    """A call-back due time as staff read it: "end of Wed 3 Dec" for the midnight that
+    ends a day, in DISPLAY_TIMEZONE."""
+    local = moment.astimezone(dates.zone())
+    if (local.hour, local.minute) == (0, 0):
+        return "end of " + (local - timedelta(days=1)).strftime("%a %-d %b %Y")
+    return local.strftime("%a %-d %b %Y, %H:%M")
+
+
 @bp.context_processor
 def labels() -> dict:
     return {
+        "due_state": callbacks.due_state,
+        "due_states": callbacks.DUE_STATES,
         "roles": ROLES,
         "diagnoses": DIAGNOSES,
         "stages": TREATMENT_STAGES,
@@ -125,14 +158,20 @@ def logout():
     abort(400)
 
 
+def active_members() -> list[StaffUser]:
+    return list(
+        db.session.scalars(select(StaffUser).filter_by(active=True).order_by(StaffUser.email))
+    )
+
+
 @bp.get("/")
 def dashboard():
-    form = LeadFilterForm(request.args)
+    form = LeadFilterForm(request.args, members=active_members())
     page_number = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     return render_template(
         "staff/dashboard.html",
         form=form,
-        data=dashboard_data.dashboard(form.filters(), page_number),
+        data=dashboard_data.dashboard(form.filters(), page_number, current_user.id),
         args={k: v for k, v in request.args.items() if k in FILTER_NAMES and v},
     )
 
@@ -141,20 +180,54 @@ def _lead_or_404(lead_id: int) -> Lead:
     return db.get_or_404(Lead, lead_id)
 
 
-def render_lead(lead: Lead, status_form=None, note_form=None, code: int = 200):
+def render_lead(lead: Lead, status_form=None, note_form=None, assign_form=None, code: int = 200):
     file = lead_file(lead.id)
+    members = active_members()
     return render_template(
         "staff/lead.html",
         file=file,
         lead=file.lead,
         status_form=status_form or StatusForm(status=lead.status),
         note_form=note_form or NoteForm(),
+        assign_form=assign_form
+        or AssignForm(assignee=str(lead.assigned_to_id or ""), members=members),
+        viewers=access.lead_viewers(lead.id) if current_user.is_admin else [],
     ), code
 
 
 @bp.get("/leads/<int:lead_id>")
 def lead(lead_id: int):
-    return render_lead(_lead_or_404(lead_id))
+    lead = _lead_or_404(lead_id)
+    access.record("lead viewed", lead_id=lead.id)
+    db.session.commit()
+    return render_lead(lead)
+
+
+@bp.post("/leads/<int:lead_id>/take")
+def lead_take(lead_id: int):
+    """A member takes an unassigned lead (an admin may take any)."""
+    lead = _lead_or_404(lead_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    if lead.assigned_to_id not in (None, current_user.id) and not current_user.is_admin:
+        return render_template("errors/403.html"), 403
+    assign(lead, current_user, by=current_user)
+    db.session.commit()
+    return redirect(url_for(".lead", lead_id=lead.id), 303)
+
+
+@bp.post("/leads/<int:lead_id>/assign")
+@admin_only
+def lead_assign(lead_id: int):
+    """An admin gives the lead to a member, or to nobody."""
+    lead = _lead_or_404(lead_id)
+    form = AssignForm(members=active_members())
+    if not form.validate_on_submit():
+        return render_lead(lead, assign_form=form, code=422)
+    to = db.session.get(StaffUser, int(form.assignee.data)) if form.assignee.data else None
+    assign(lead, to, by=current_user)
+    db.session.commit()
+    return redirect(url_for(".lead", lead_id=lead.id), 303)
 
 
 @bp.post("/leads/<int:lead_id>/status")
@@ -196,13 +269,13 @@ def trials():
     return render_template("staff/trials.html", overview=catalog_overview())
 
 
-def _csv(kind: str) -> Response:
+def _csv(kind: str, assigned_to: int | None = None) -> Response:
     try:
         first = dates.parse_day(request.args.get("from"), "from")
         last = dates.parse_day(request.args.get("to"), "to")
     except dates.BadDate as problem:
         return Response(f"{problem}\n", status=400, mimetype="text/plain")
-    export = exports.CsvExport(kind, first, last, actor=current_user.email)
+    export = exports.CsvExport(kind, first, last, current_user.email, assigned_to)
     response = Response(stream_with_context(iter(export)), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     return response
@@ -210,7 +283,9 @@ def _csv(kind: str) -> Response:
 
 @bp.get("/leads.csv")
 def leads_csv():
-    return _csv("leads")
+    """All leads; a navigator's own only, when NAVIGATOR_EXPORT_SCOPE is "assigned"."""
+    own = not current_user.is_admin and current_app.config["NAVIGATOR_EXPORT_SCOPE"] == "assigned"
+    return _csv("leads", current_user.id if own else None)
 
 
 @bp.get("/referrals.csv")
