@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import attribution, cli, config, database, models
+from . import attribution, callbacks, cli, config, database, models
 from .extensions import csrf, db, limiter, login_manager, migrate
 from .links import bp as links_bp
 from .public import bp as public_bp
@@ -54,6 +54,8 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     urls.init_app(app)
     i18n.init_app(app)
     cli.init_app(app)
+    # The call-back promise in words: the thanks page and the confirmation mail.
+    app.jinja_env.globals["promised_day"] = callbacks.promised_day
 
     app.register_blueprint(public_bp)
     # The same pages in Spanish under /es/ (web/i18n.py).

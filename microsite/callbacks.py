@@ -59,9 +59,9 @@ def lead_due_at(arrival: datetime) -> datetime:
     )
 
 
-def promised_day(arrival: datetime) -> date:
+def promised_day(lead: Lead) -> date:
     """The last day of the promise, as the family reads it (the thanks page, the mail)."""
-    return lead_due_at(arrival).astimezone(dates.zone()).date() - timedelta(days=1)
+    return lead.callback_due_at.astimezone(dates.zone()).date() - timedelta(days=1)
 
 
 def keep_promise(lead: Lead) -> None:

@@ -149,12 +149,13 @@ def share_form_for(client):
     return form_filler(client, "/share", VALID_SHARE)
 
 
-def submit_application(app, **answers):
-    """Apply through HTTP in a new client, closing the response as a server does once it
-    is sent; returns the client (its session knows the application)."""
+def submit_application(app, path: str = "/apply", **answers):
+    """Apply through HTTP in a new client (on the form at ``path``: /es/apply in
+    Spanish), closing the response as a server does once it is sent; returns the client
+    (its session knows the application)."""
     client = app.test_client()
-    data = form_filler(client, "/apply", VALID_APPLICATION)(**answers)
-    with client.post("/apply", data=data) as response:
+    data = form_filler(client, path, VALID_APPLICATION)(**answers)
+    with client.post(path, data=data) as response:
         assert response.status_code == 303, response.status_code
     return client
 

@@ -320,7 +320,7 @@ def test_thanks_says_how_and_when_we_will_contact_them(client, apply_form):
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "no-store" in response.headers["Cache-Control"]
-    assert "within 2 business days" in html
+    assert "will contact you by " in html  # the day: tests/test_due_times.py
     assert "call you on <strong>+442079460018</strong>" in html
     assert "withdraw" in html
     assert "Send this to a friend" in html

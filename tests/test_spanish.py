@@ -667,18 +667,20 @@ def test_the_friends_mail_of_a_spanish_referral_is_in_spanish(mail_app, smtp_ser
 # --- Staff: the export and the filter ------------------------------------------------------
 
 
-def test_leads_csv_ends_with_the_language_and_the_dashboard_filters_by_it(app, staff_client):
+def test_leads_csv_has_the_language_and_the_dashboard_filters_by_it(app, staff_client):
     apply_in(app, "/es/apply", email="ana@example.com", name="Ana Ejemplo")
     apply_in(app, "/apply", email="alex@example.com", name="Alex Example")
     data = staff_client.get("/staff/leads.csv").data
     [header, *lines] = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
-    assert header[-1] == "language"
-    by_name = {line[header.index("name")]: line[-1] for line in lines}
+    column = header.index("language")
+    assert header[column - 1] == "nearest_site_km"  # where it was added, before the queue's
+    by_name = {line[header.index("name")]: line[column] for line in lines}
     assert by_name == {"Ana Ejemplo": "es", "Alex Example": "en"}
 
     def listed(query: dict) -> list[str]:
         html = html_of(staff_client.get("/staff/", query_string=query))
-        return re.findall(r'<th scope="row"><a href="/staff/leads/\d+">(.*?)</a></th>', html)
+        table = re.search(r'aria-label="All leads">(.*?)</table>', html, re.S).group(1)
+        return re.findall(r'<th scope="row"><a href="/staff/leads/\d+">(.*?)</a></th>', table)
 
     assert listed({"language": "es"}) == ["Ana Ejemplo"]
     assert listed({"language": "en"}) == ["Alex Example"]

@@ -12,7 +12,10 @@ switch.
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Flask, g, has_request_context, request, url_for
+from flask_babel import format_date, get_locale
 
 from ..extensions import babel
 from .urls import public_url
@@ -72,8 +75,19 @@ def _content_language(response):
     return response
 
 
+# A day in words, as a sentence says it: "Tuesday 3 December", "martes 3 de diciembre".
+LONG_DAY = {"en": "EEEE d MMMM", "es": "EEEE d 'de' MMMM"}
+
+
+def long_day(day: date) -> str:
+    """``day`` in the language being rendered (a mail's, under force_locale, or the page's)."""
+    language = get_locale().language if get_locale() else "en"
+    return format_date(day, LONG_DAY.get(language, LONG_DAY["en"]))
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=current_language, default_domain="messages")
+    app.jinja_env.filters["long_day"] = long_day
     app.jinja_env.globals.update(
         page_url=page_url,
         alternate_urls=alternate_urls,
