@@ -227,6 +227,8 @@ def check_config() -> None:
     problems = config.configuration_problems(current_app.config)
     if current_app.config["MICROSITE_ENV"] != "production":
         problems.append("MICROSITE_ENV is not production")
+    for warning in config.configuration_warnings(current_app.config, dates.today()):
+        click.echo(f"warning: {warning}", err=True)
     for problem in problems:
         click.echo(f"problem: {problem}", err=True)
     if problems:

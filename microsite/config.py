@@ -247,6 +247,17 @@ def _finish_cookies_and_bounds(config: dict) -> None:
         config["SESSION_COOKIE_PATH"] = "/"
 
 
+def configuration_warnings(config, today: date) -> list[str]:
+    """What is worth a look but does not stop the site."""
+    warnings = []
+    if not any(today <= day <= today + timedelta(days=365) for day in config["HOLIDAY_DATES"]):
+        warnings.append(
+            "HOLIDAYS lists no day in the next 12 months: call-back due times count every "
+            "weekday as a business day until the coming year's holidays are added"
+        )
+    return warnings
+
+
 def configuration_problems(config) -> list[str]:
     """What keeps a configuration from being safe in production."""
     problems = []

@@ -120,6 +120,19 @@ def test_check_config_reports_a_bad_holiday_in_one_line(database_url, monkeypatc
     )
 
 
+def test_check_config_warns_when_no_holiday_lies_ahead(make_app):
+    from datetime import timedelta
+
+    from microsite.models import utcnow
+
+    warning = "warning: HOLIDAYS lists no day in the next 12 months"
+    bare = make_app().test_cli_runner().invoke(args=["check-config"])
+    assert warning in bare.output
+    soon = (utcnow() + timedelta(days=30)).date().isoformat()
+    listed = make_app(HOLIDAYS=f"2020-12-25,{soon}").test_cli_runner()
+    assert warning not in listed.invoke(args=["check-config"]).output
+
+
 # --- what the family reads ---------------------------------------------------------------
 
 SATURDAY = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
