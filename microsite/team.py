@@ -174,7 +174,16 @@ def use_token(token: str, password: str) -> StaffUser:
     check = member_for_token(token)
     if check.member is None:
         raise auth.StaffError(f"this link is {check.problem}")
-    user = check.member
+    # The row locked and read again (PostgreSQL), so that of two uses at once the second
+    # finds the password set by the first.
+    user = db.session.scalar(
+        select(StaffUser)
+        .where(StaffUser.id == check.member.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if user is None or member_for_token(token).member is not user:
+        raise auth.StaffError("this link is used")
     auth.set_password(user, password)  # ends every session they had
     auth.sign_in(user)
     access.record("password changed", detail=user.email)

@@ -81,7 +81,7 @@ def test_the_account_page_lists_ones_open_sessions_and_marks_this_one(app, membe
     html = page.get_data(as_text=True)
     devices = re.findall(r'<th scope="row">(.*?)</th>', html)
     assert devices == ["Chrome on Linux <strong>(this session)</strong>", "Firefox on Windows"]
-    assert html.count("End this session") == 1
+    assert html.count(">End this session</button>") == 1
     assert "End all other sessions" in html
     assert "Sign out to end it" in html
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from itsdangerous.timed import TimestampSigner
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from microsite import team
 from microsite.extensions import db
@@ -203,7 +203,7 @@ def test_an_invitation_makes_an_invited_member_and_a_mail_whose_link_works_once(
     form = newcomer.get(path)
     assert form.status_code == 200
     html = form.get_data(as_text=True)
-    assert "Set your password" in html and f'value="{NEWCOMER}"' in html and "readonly" in html
+    assert "Set your password" in html and f'<strong id="member-email">{NEWCOMER}<' in html
 
     response = set_password_with(newcomer, path)
     assert response.status_code == 303 and response.headers["Location"] == "/staff/"
@@ -326,6 +326,29 @@ def test_a_disabled_members_link_no_longer_works(app, admin_client):
     path = link_in(mails(app, "staff_invite")[0])
     assert member_action(admin_client, user, "disable").status_code == 303
     assert app.test_client().get(path).status_code == 410
+
+
+def test_of_two_uses_of_a_link_at_once_the_second_is_refused(app, admin_client, monkeypatch):
+    invite(admin_client)
+    user = member_id(app, NEWCOMER)
+    path = link_in(mails(app, "staff_invite")[0])
+    checked = team.member_for_token
+
+    def check_then_lose_the_race(token, purpose=None):
+        found = checked(token, purpose)
+        monkeypatch.setattr(team, "member_for_token", checked)
+        with db.engine.begin() as other_request:  # sets a password meanwhile
+            other_request.execute(
+                update(StaffUser).where(StaffUser.id == user).values(password_hash="set")
+            )
+        return found
+
+    monkeypatch.setattr(team, "member_for_token", check_then_lose_the_race)
+    response = set_password_with(app.test_client(), path)
+    assert response.status_code == 410
+    assert "This link has been used already" in response.get_data(as_text=True)
+    assert fetch(app, StaffUser, user).password_hash == "set"
+    assert records(app, "password changed") == []
 
 
 def test_the_set_password_form_refuses_short_and_different_passwords(app, admin_client):
@@ -547,3 +570,18 @@ def test_a_link_token_names_no_email(app, admin):
     with app.app_context():
         token = team.link_token(db.session.get(StaffUser, admin), "reset")
     assert "example" not in token and "@" not in token
+
+
+def test_a_role_not_listed_is_422_and_changes_nothing(app, admin_client, navigator):
+    response = member_action(admin_client, navigator, "role", role="owner")
+    assert response.status_code == 422
+    assert "Choose one of the listed roles." in response.get_data(as_text=True)
+    assert fetch(app, StaffUser, navigator).role == "navigator"
+
+
+def test_a_change_to_what_is_already_so_records_nothing(app, admin_client, navigator):
+    assert member_action(admin_client, navigator, "languages", languages=["en"]).status_code == 303
+    assert member_action(admin_client, navigator, "enable").status_code == 303
+    member_action(admin_client, navigator, "disable")
+    assert member_action(admin_client, navigator, "disable").status_code == 303
+    assert [action for _, action, _ in records(app)] == ["disable"]
