@@ -67,16 +67,27 @@ def _speaks(member, language):
     )
 
 
+def _held_by_nobody():
+    """SQL: the lead is unassigned, or its navigator has been disabled: nobody will call."""
+    holder = aliased(StaffUser)
+    return or_(
+        Lead.assigned_to_id.is_(None),
+        exists().where(holder.id == Lead.assigned_to_id, holder.active.is_(False)),
+    )
+
+
 def _no_caller_speaks():
-    """SQL: nobody who would call the lead speaks its language: its navigator does not,
-    or, unassigned, no active member does."""
+    """SQL: nobody who would call the lead speaks its language: its (active) navigator
+    does not, or, held by nobody, no active member does."""
     assignee = aliased(StaffUser)
     anyone = aliased(StaffUser)
     assigned_without = exists().where(
-        assignee.id == Lead.assigned_to_id, not_(_speaks(assignee, Lead.language))
+        assignee.id == Lead.assigned_to_id,
+        assignee.active.is_(True),
+        not_(_speaks(assignee, Lead.language)),
     )
     nobody_at_all = not_(exists().where(anyone.active.is_(True), _speaks(anyone, Lead.language)))
-    return or_(assigned_without, and_(Lead.assigned_to_id.is_(None), nobody_at_all))
+    return or_(assigned_without, and_(_held_by_nobody(), nobody_at_all))
 
 
 def _due(state: str, now, end_of_today):
@@ -181,7 +192,8 @@ class WorkQueue:
 def work_queue(staff_id: int) -> WorkQueue:
     return WorkQueue(
         mine=_queue(Lead.assigned_to_id == staff_id),
-        unassigned=_queue(Lead.assigned_to_id.is_(None)),
+        # with the leads of disabled members, which nobody else would see
+        unassigned=_queue(_held_by_nobody()),
         counts=due_counts(),
         my_counts=due_counts(staff_id),
     )

@@ -824,3 +824,30 @@ def test_an_ended_session_is_still_named_in_the_record(app, team, admin):
     assert client.get(f"/staff/leads/{lead_id}").status_code == 302  # signed out now
     viewers = section(page(admin, f"/staff/leads/{lead_id}"), "viewers-heading")
     assert f"{NAVIGATOR} (session {session_id})" in viewers
+
+
+# --- leads of a disabled member -------------------------------------------------------------
+
+
+def test_a_disabled_members_leads_go_back_to_the_unassigned_queue(app):
+    create_staff_user(app)  # the admin
+    gone = create_staff_user(app, "gone@example.com", "a long password here", "navigator", "en,es")
+    stays = create_staff_user(app, "stays@example.com", "another long password", "navigator", "en")
+    lead_id = add_lead(app, name="Left Behind", language="es", assigned_to_id=gone)
+    with app.app_context():
+        auth.disable(db.session.get(StaffUser, gone))
+        db.session.commit()
+    client = app.test_client()
+    assert log_in(client, "stays@example.com", "another long password").status_code == 303
+    html = client.get("/staff/").get_data(as_text=True)
+    unassigned = re.search(r'aria-label="Unassigned leads">(.*?)</table>', html, re.S).group(1)
+    assert "Left Behind" in unassigned and "gone@example.com (disabled" in unassigned
+    # Nobody active speaks Spanish now: the language filter flags the family.
+    gap = client.get("/staff/", query_string={"language_gap": "y"}).get_data(as_text=True)
+    table = re.search(r'aria-label="All leads">(.*?)</table>', gap, re.S).group(1)
+    assert "Left Behind" in table
+    # A navigator may take it over.
+    response = post_on_lead_page(client, lead_id, "take")
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.get(Lead, lead_id).assigned_to_id == stays

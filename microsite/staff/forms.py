@@ -89,7 +89,8 @@ class LeadFilterForm(FlaskForm):
     def __init__(self, *args, members=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.assignee.choices = [("", "Anyone"), ("none", "Nobody (unassigned)")] + [
-            (str(member.id), member.email) for member in members
+            (str(member.id), member.email + ("" if member.active else " (disabled)"))
+            for member in members
         ]
 
     def filters(self) -> LeadFilters:

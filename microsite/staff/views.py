@@ -158,6 +158,10 @@ def logout():
     abort(400)
 
 
+def all_members() -> list[StaffUser]:
+    return list(db.session.scalars(select(StaffUser).order_by(StaffUser.email)))
+
+
 def active_members() -> list[StaffUser]:
     return list(
         db.session.scalars(select(StaffUser).filter_by(active=True).order_by(StaffUser.email))
@@ -166,7 +170,7 @@ def active_members() -> list[StaffUser]:
 
 @bp.get("/")
 def dashboard():
-    form = LeadFilterForm(request.args, members=active_members())
+    form = LeadFilterForm(request.args, members=all_members())
     page_number = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     return render_template(
         "staff/dashboard.html",
@@ -205,11 +209,14 @@ def lead(lead_id: int):
 
 @bp.post("/leads/<int:lead_id>/take")
 def lead_take(lead_id: int):
-    """A member takes an unassigned lead (an admin may take any)."""
+    """A member takes an unassigned lead, or one a disabled member held (an admin may
+    take any)."""
     lead = _lead_or_404(lead_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    if lead.assigned_to_id not in (None, current_user.id) and not current_user.is_admin:
+    holder = db.session.get(StaffUser, lead.assigned_to_id) if lead.assigned_to_id else None
+    held_by_another = holder is not None and holder.active and holder.id != current_user.id
+    if held_by_another and not current_user.is_admin:
         return render_template("errors/403.html"), 403
     assign(lead, current_user, by=current_user)
     db.session.commit()
