@@ -11,8 +11,9 @@ Rules:
   its fingerprint no longer matches. Re-enabling a member makes an unused link of theirs
   work again until it expires.
 - A reset link asked for a member who has never set a password is their invitation again.
-- Open leads (the team page's count) are leads whose status is one of OPEN_LEAD_STATUSES:
-  a navigator still has work on them. Enrolled, not eligible and withdrew close a lead.
+- Open leads (the team page's count) are the member's leads whose status is one of
+  choices.OPEN_LEAD_STATUSES (new, contacted, referred): a navigator still has work on
+  them. Enrolled, not eligible and withdrew close a lead.
 - The team keeps an admin who can sign in: the last active admin cannot be disabled or
   made a navigator (``auth``), nor can the last admin with a password while the others
   have not set theirs yet.
@@ -34,7 +35,7 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
 from . import access, auth, mail
-from .choices import LANGUAGE_CODES
+from .choices import LANGUAGE_CODES, OPEN_LEAD_STATUSES
 from .extensions import db
 from .models import Lead, StaffSession, StaffUser
 from .web.urls import absolute_url
@@ -45,7 +46,6 @@ LINK_SALT = "staff-password-link"
 LINK_HOURS = 72
 LINK_LIFETIME = timedelta(hours=LINK_HOURS)
 PURPOSES = ("invite", "reset")
-OPEN_LEAD_STATUSES = ("new", "contacted", "referred")
 # The languages a member can call families in, as staff pages name them (English only).
 SPOKEN_LANGUAGES = {"en": "English", "es": "Spanish"}
 assert set(SPOKEN_LANGUAGES) == set(LANGUAGE_CODES)

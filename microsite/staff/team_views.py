@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from .. import team as domain
 from ..auth import StaffError
-from ..choices import STAFF_ROLES
+from ..choices import LEAD_STATUSES, OPEN_LEAD_STATUSES, STAFF_ROLES
 from ..extensions import db
 from ..models import StaffUser
 from .forms import EmptyForm
@@ -33,6 +33,7 @@ def render_team(invite_form: InviteForm | None = None, code: int = 200):
         members=domain.members(),
         states=domain.STATES,
         link_hours=domain.LINK_HOURS,
+        open_statuses=[LEAD_STATUSES[status] for status in OPEN_LEAD_STATUSES],
         form=invite_form or InviteForm(),
     ), code
 
