@@ -13,24 +13,14 @@ from . import access, auth, dates, exports
 audit = AppGroup("audit", help="Read the access record: who looked at or changed what.")
 
 
-def _day(name: str):
-    def convert(ctx, param, value):
-        try:
-            return dates.parse_day(value, name)
-        except dates.BadDate as problem:
-            raise click.BadParameter(str(problem)) from None
-
-    return convert
-
-
 @audit.command(
     "export",
     help="Write the access record as CSV (columns created_at in UTC, actor, staff_id, "
     "session_id, action, lead_id, detail), oldest first; days in DISPLAY_TIMEZONE. The "
     "export is itself recorded.",
 )
-@click.option("--from", "first", callback=_day("from"), help="First day, YYYY-MM-DD.")
-@click.option("--to", "last", callback=_day("to"), help="Last day, YYYY-MM-DD.")
+@click.option("--from", "first", callback=dates.option_day("from"), help="First day, YYYY-MM-DD.")
+@click.option("--to", "last", callback=dates.option_day("to"), help="Last day, YYYY-MM-DD.")
 @click.option("--staff", "email", help="Only this member's entries (their email address).")
 @click.option("--lead", "lead_id", type=click.IntRange(min=1), help="Only entries on this lead.")
 @click.option(

@@ -170,19 +170,9 @@ def staff_digest(dry_run: bool) -> None:
 leads = AppGroup("leads", help="Export, purge and erase leads.")
 
 
-def _day(name: str):
-    def convert(ctx, param, value):
-        try:
-            return dates.parse_day(value, name)
-        except dates.BadDate as problem:
-            raise click.BadParameter(str(problem)) from None
-
-    return convert
-
-
 @leads.command("export", help="Write leads as CSV (the same bytes as /staff/leads.csv).")
-@click.option("--from", "first", callback=_day("from"), help="First day, YYYY-MM-DD.")
-@click.option("--to", "last", callback=_day("to"), help="Last day, YYYY-MM-DD.")
+@click.option("--from", "first", callback=dates.option_day("from"), help="First day, YYYY-MM-DD.")
+@click.option("--to", "last", callback=dates.option_day("to"), help="Last day, YYYY-MM-DD.")
 @click.option(
     "--out", type=click.Path(dir_okay=False, writable=True), help="File (default: standard output)."
 )

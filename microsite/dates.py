@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import click
 from flask import current_app
 
 from .models import utcnow
@@ -32,6 +33,18 @@ def parse_day(text: str | None, name: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise BadDate(f"“{name}” must be a date written YYYY-MM-DD, like 2026-01-31.") from None
+
+
+def option_day(name: str):
+    """A click callback reading a command's optional YYYY-MM-DD option called ``name``."""
+
+    def convert(ctx, param, value):
+        try:
+            return parse_day(value, name)
+        except BadDate as problem:
+            raise click.BadParameter(str(problem)) from None
+
+    return convert
 
 
 def start_of(day: date) -> datetime:
