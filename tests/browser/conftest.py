@@ -90,6 +90,22 @@ def _not_yet_served(environ, start_response):  # the app is bound once the port 
 
 
 @pytest.fixture
+def make_app(make_app, request):
+    """The apps of this test (the live server's among them); in a test marked
+    ``real_smtp`` they send their mail to the loopback SMTP server (``smtp_server``)."""
+    if request.node.get_closest_marker("real_smtp") is None:
+        return make_app
+    smtp_server = request.getfixturevalue("smtp_server")
+
+    def make(**settings):
+        return make_app(
+            MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port, MAIL_TIMEOUT=5, **settings
+        )
+
+    return make
+
+
+@pytest.fixture
 def live_server(make_app) -> Iterator[LiveServer]:
     """The app on a free port of this machine, as http://localhost:<port>, with that as
     its PUBLIC_URL; its database is this test's (SQLite file or PostgreSQL schema)."""

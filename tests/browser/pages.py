@@ -5,6 +5,7 @@ sizes. Plain functions; the fixtures are in ``conftest.py``."""
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 from playwright.sync_api import Page, expect
 
+from microsite import mail
 from tests.helpers import STAFF_EMAIL, STAFF_PASSWORD, create_staff_user
 
 H1 = "Latest Clinical Research and Developments in Pediatric Cancer: A Global Perspective"
@@ -155,3 +157,21 @@ def expect_slide(page: Page, number: int) -> None:
     slides = page.locator("[data-carousel] .carousel__slide:visible")
     expect(slides).to_have_count(1)
     expect(slides).to_contain_text(AUTHORS[number - 1])
+
+
+MAIL_DEADLINE = 10  # seconds for the message sent after the response to reach the server
+
+
+def received(smtp_server, app: Flask, address: str, number: int = 1):
+    """The ``number``-th message the SMTP server (``smtp_server``, in a test marked
+    ``real_smtp``) received for ``address``, waiting for the send the app makes once its
+    response has gone (and sending what is still due)."""
+    deadline = time.monotonic() + MAIL_DEADLINE
+    while time.monotonic() < deadline:
+        found = [message for _, to, message in smtp_server.messages if to == [address]]
+        if len(found) >= number:
+            return found[number - 1]
+        with app.app_context():
+            mail.send_due()
+        time.sleep(0.1)
+    raise AssertionError(f"no message {number} for {address} within {MAIL_DEADLINE} s")

@@ -12,48 +12,18 @@ Spanish words are the catalog's translations of the English ones (``states.spani
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from playwright.sync_api import expect
 
-from microsite import leads, mail
+from microsite import leads
 from microsite.models import Lead, Referral
 from tests.helpers import BROWSER_UA, rows
 
-from .pages import viewport
+from .pages import received, viewport
 from .states import fill_application_es, send_form, spanish
 
-pytestmark = pytest.mark.browser
-
-MAIL_DEADLINE = 10  # seconds for the message sent after the response to reach the server
-
-
-@pytest.fixture
-def make_app(make_app, smtp_server):
-    """Apps (the live server's) that send their mail to the loopback SMTP server."""
-
-    def make(**settings):
-        return make_app(
-            MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port, MAIL_TIMEOUT=5, **settings
-        )
-
-    return make
-
-
-def received(smtp_server, app, address: str):
-    """The one message the SMTP server received for ``address``, waiting for the send the
-    app makes once its response has gone (and sending what is still due)."""
-    deadline = time.monotonic() + MAIL_DEADLINE
-    while time.monotonic() < deadline:
-        found = [message for _, to, message in smtp_server.messages if to == [address]]
-        if found:
-            [message] = found
-            return message
-        with app.app_context():
-            mail.send_due()
-        time.sleep(0.1)
-    raise AssertionError(f"no message for {address} within {MAIL_DEADLINE} s")
+pytestmark = [pytest.mark.browser, pytest.mark.real_smtp]
 
 
 def bodies(message) -> tuple[str, str]:

@@ -12,51 +12,22 @@ invitation and the reset link over SMTP, as in production.
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from microsite import mail
 from microsite.models import AccessRecord, StaffUser
 from tests.helpers import STAFF_EMAIL, STAFF_PASSWORD, create_staff_user, rows
 
-from .pages import expect_h1, sign_in
+from .pages import expect_h1, received, sign_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.real_smtp]
 
-MAIL_DEADLINE = 10  # seconds for the message sent after the response to reach the server
 NEWCOMER = "robin.newcomer@example.com"
 NAVIGATOR = "sam.navigator@example.com"
 NAVIGATOR_PASSWORD = "sam's long password"
 NEW_PASSWORD = "correct horse battery staple"
 FIREFOX_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0"
-
-
-@pytest.fixture
-def make_app(make_app, smtp_server):
-    """Apps (the live server's) that send their mail to the loopback SMTP server."""
-
-    def make(**settings):
-        return make_app(
-            MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port, MAIL_TIMEOUT=5, **settings
-        )
-
-    return make
-
-
-def received(smtp_server, app, address: str, number: int = 1):
-    """The ``number``-th message the SMTP server received for ``address``, waiting for the
-    send the app makes once its response has gone (and sending what is still due)."""
-    deadline = time.monotonic() + MAIL_DEADLINE
-    while time.monotonic() < deadline:
-        found = [message for _, to, message in smtp_server.messages if to == [address]]
-        if len(found) >= number:
-            return found[number - 1]
-        with app.app_context():
-            mail.send_due()
-        time.sleep(0.1)
-    raise AssertionError(f"no message {number} for {address} within {MAIL_DEADLINE} s")
 
 
 def link_in(message, live_server) -> str:
