@@ -178,6 +178,9 @@ def serve_and_request(command: list[str], environment: dict, port: int, log: Pat
             for path in [
                 "/?utm_source=zq.private%40example.org",
                 "/withdraw/SECRET-WITHDRAW-TOKEN",
+                "/es/withdraw/SECRET-SPANISH-TOKEN",
+                "/es/unsubscribe/SECRET-UNSUBSCRIBE-TOKEN",
+                "/staff/set-password/SECRET-PASSWORD-LINK",
                 "/r/SECRETCODE?x=1",
             ]:
                 try:
@@ -197,6 +200,8 @@ def request_lines(text: str) -> list[str]:
 def assert_request_lines_are_clean(text: str) -> None:
     lines = request_lines(text)
     assert any('"GET /withdraw/[token] HTTP/1.1" 404' in line for line in lines), text
+    assert any('"GET /es/withdraw/[token] HTTP/1.1" 404' in line for line in lines), text
+    assert any('"GET /staff/set-password/[token] HTTP/1.1" 400' in line for line in lines), text
     assert any('"GET / HTTP/1.1" 200' in line for line in lines), text
     for line in lines:
         assert not re.search(r"\b127\.0\.0\.1\b", line), line

@@ -2,7 +2,8 @@
 
 The app's own log lines name lead, referral and staff ids only. The request lines that web
 servers write are cleaned here: no client address, no query string (UTM values, search
-terms) and not the secret part of a token URL (`/r/`, `/unsubscribe/`, `/withdraw/`).
+terms) and not the secret part of a token URL (`/r/`, `/unsubscribe/`, `/withdraw/`, their
+Spanish `/es/...` twins, and `/staff/set-password/`).
 The development server's lines pass through `DevServerLogFilter`, Flask's error line through
 `ErrorPathFilter`; gunicorn's access log uses `redact_path` from gunicorn.conf.py.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 
-_TOKEN_PATH = re.compile(r"^(/(?:r|unsubscribe|withdraw)/)[^/]+")
+_TOKEN_PATH = re.compile(r"^((?:/es)?/(?:r|unsubscribe|withdraw)/|/staff/set-password/)[^/]+")
 _DEV_SERVER_PREFIX = re.compile(r"^\S+ - - (\[[^\]]*\] )")
 _TERMINAL_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 _REQUEST_LINE = re.compile(r"^(\S+) (\S+)( .*)?$", re.DOTALL)
