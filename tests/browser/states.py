@@ -783,3 +783,7 @@ def _to_es_trial_page(page, server, monkeypatch):
 def _to_es_not_found(page, server, monkeypatch):
     page.goto("/es/no-such-page")
     expect_spanish_h1(page, server, "Page not found")
+
+
+from . import team_states  # noqa: E402, F401  (the team, account and password-link pages)
+from . import workspace_states as _workspace  # noqa: E402, F401  (the work-queue pages)
