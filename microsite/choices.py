@@ -68,6 +68,8 @@ MILE_COUNTRIES = {"US", "GB", "LR", "MM", "PR", "VI", "GU", "MP", "AS", "UM"}
 
 # The public site's languages (web/i18n.py): a lead and a referral keep theirs.
 LANGUAGE_CODES = ("en", "es")
+# The languages as the (English) staff pages name them: a lead's, and those a member speaks.
+LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
 
 # What a staff member may do: navigators work with leads; admins also run the team, the
 # testimonials, the referrals export, the access record and the runs page.

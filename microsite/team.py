@@ -35,7 +35,7 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
 from . import access, auth, mail
-from .choices import LANGUAGE_CODES, OPEN_LEAD_STATUSES
+from .choices import LANGUAGE_CODES, LANGUAGE_NAMES, OPEN_LEAD_STATUSES
 from .extensions import db
 from .models import Lead, StaffSession, StaffUser
 from .web.urls import absolute_url
@@ -47,8 +47,7 @@ LINK_HOURS = 72
 LINK_LIFETIME = timedelta(hours=LINK_HOURS)
 PURPOSES = ("invite", "reset")
 # The languages a member can call families in, as staff pages name them (English only).
-SPOKEN_LANGUAGES = {"en": "English", "es": "Spanish"}
-assert set(SPOKEN_LANGUAGES) == set(LANGUAGE_CODES)
+SPOKEN_LANGUAGES = LANGUAGE_NAMES
 
 
 class WrongPassword(auth.StaffError):

@@ -340,8 +340,12 @@ def test_bad_filters_are_a_422_with_a_clear_message_and_what_was_typed(
     page = response.get_data(as_text=True)
     assert message in page and "There is a problem" in page
     assert shown(page) == []
-    typed = query.split("&")[-1].split("=")[1]
-    if not query.startswith("staff"):
+    name, typed = query.split("&")[-1].split("=")
+    if name in ("from", "to") and "&" not in query:
+        # Not a real date: a date input cannot hold it, so it is left out (the message
+        # says what was wrong), as on every form of the site.
+        assert f'value="{typed}"' not in page and f'name="{name}"' in page
+    elif not query.startswith("staff"):
         assert f'value="{typed}"' in page
     csv_response = staff_client.get(f"/staff/access.csv?{query}")
     assert csv_response.status_code == 400 and message in csv_response.get_data(as_text=True)

@@ -681,7 +681,7 @@ def test_the_language_gap_filter(app, team, admin):
         "Spanish, bilingual",
     }
     lead_html = page(admin, f"/staff/leads/{english_only}")
-    assert f"{NAVIGATOR} does not speak Español, the family’s language." in lead_html
+    assert f"{NAVIGATOR} does not speak Spanish, the family’s language." in lead_html
 
     # A Spanish speaker who is disabled calls nobody.
     gone = create_staff_user(app, "gone@example.com", role="navigator", languages="es")

@@ -7,10 +7,9 @@ from wtforms import BooleanField, DateField, PasswordField, SelectField, StringF
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..callbacks import DUE_STATES
-from ..choices import COUNTRIES, DIAGNOSES, LEAD_STATUSES
+from ..choices import COUNTRIES, DIAGNOSES, LANGUAGE_NAMES, LEAD_STATUSES
 from ..dashboard import LeadFilters
 from ..fields import choice_options, strip, text_area_field, text_field
-from ..web.i18n import LANGUAGES
 
 
 class LoginForm(FlaskForm):
@@ -78,7 +77,7 @@ class LeadFilterForm(FlaskForm):
     )
 
     language = SelectField(
-        "Language", choices=choice_options(LANGUAGES, "Any"), validators=[Optional()]
+        "Language", choices=choice_options(LANGUAGE_NAMES, "Any"), validators=[Optional()]
     )
     assignee = SelectField("Assigned to", validators=[Optional()])
     due = SelectField(

@@ -22,7 +22,14 @@ from sqlalchemy import select
 
 from .. import access, auth, callbacks, dates, exports
 from .. import dashboard as dashboard_data
-from ..choices import COUNTRIES, DIAGNOSES, LEAD_STATUSES, ROLES, TREATMENT_STAGES
+from ..choices import (
+    COUNTRIES,
+    DIAGNOSES,
+    LANGUAGE_NAMES,
+    LEAD_STATUSES,
+    ROLES,
+    TREATMENT_STAGES,
+)
 from ..content import save_testimonial
 from ..extensions import db, limiter
 from ..leads import add_note, assign, change_status, lead_file
@@ -80,6 +87,7 @@ def due_time(moment) -> str:
 def labels() -> dict:
     return {
         "due_state": callbacks.due_state,
+        "language_names": LANGUAGE_NAMES,
         "due_states": callbacks.DUE_STATES,
         "roles": ROLES,
         "diagnoses": DIAGNOSES,
@@ -230,6 +238,7 @@ def lead_assign(lead_id: int):
     lead = _lead_or_404(lead_id)
     form = AssignForm(members=active_members())
     if not form.validate_on_submit():
+        form.assignee.data = str(lead.assigned_to_id or "")  # Assign again changes nothing
         return render_lead(lead, assign_form=form, code=422)
     to = db.session.get(StaffUser, int(form.assignee.data)) if form.assignee.data else None
     assign(lead, to, by=current_user)

@@ -345,7 +345,7 @@ def _to_staff_lead(page, server, monkeypatch):
     page.get_by_label("Add a call note").fill("Called the mother: she will send the scan report.")
     page.get_by_role("button", name="Add note").click()
     expect(page.locator(".note")).to_have_count(1)
-    expect(page.locator(".history li")).to_have_count(1)
+    expect(page.locator("section[aria-labelledby=status-heading] .history li")).to_have_count(1)
 
 
 @page_state_driver("staff-testimonials")

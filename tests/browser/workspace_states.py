@@ -339,7 +339,7 @@ def _to_staff_lead_workspace(page: Page, server, monkeypatch):
     expect(navigator.get_by_role("combobox", name="Assigned to")).to_be_visible()
     expect(navigator.get_by_role("button", name="Take this lead")).to_be_visible()
     expect(navigator.locator(".history li")).to_have_count(2)
-    expect(navigator).to_contain_text("does not speak Español")
+    expect(navigator).to_contain_text("does not speak Spanish")
     expect(page.locator(".details")).to_contain_text("Due today")
     family = page.get_by_role("region", name="Other applications from this email address")
     expect(family.get_by_role("link")).to_have_count(1)
