@@ -227,7 +227,7 @@ def _to_staff_dashboard_queue(page: Page, server, monkeypatch):
     unassigned = page.get_by_role("region", name="Unassigned leads")
     expect(unassigned.locator("tbody tr")).to_have_count(3)
     expect(unassigned).to_contain_text("(disabled: give it to someone)")
-    expect(unassigned).to_contain_text("Español")
+    expect(unassigned).to_contain_text("Spanish")
     everyone = page.locator('div[role="region"][aria-label="All leads"]')
     expect(everyone.locator("tbody tr")).to_have_count(1)
     expect(everyone).to_contain_text("Lucía Fernández Ortega")
