@@ -76,7 +76,7 @@ def section(page: Page, heading: str):
 
 
 def lead_rows(page: Page):
-    return section(page, "Latest leads").locator("tbody tr")
+    return section(page, "All leads").locator("tbody tr")
 
 
 def expect_sign_in_page(page: Page, next_: str | None) -> None:
