@@ -851,3 +851,20 @@ def test_a_disabled_members_leads_go_back_to_the_unassigned_queue(app):
     assert response.status_code == 303
     with app.app_context():
         assert db.session.get(Lead, lead_id).assigned_to_id == stays
+
+
+def test_a_long_queue_shows_the_first_50_and_links_to_the_rest(app, team, navigator):
+    for number in range(51):
+        add_lead(
+            app,
+            name=f"Family {number:02d}",
+            email=f"family{number}@example.com",
+            assigned_to_id=team[NAVIGATOR],
+            callback_due_at=utc_midnight(number),
+        )
+    html = page(navigator)
+    mine = names_in(html, "My leads")
+    assert len(mine) == 50 and mine[0] == "Family 00" and "Family 50" not in mine
+    assert f'href="/staff/?assignee={team[NAVIGATOR]}#latest-heading">All my leads</a>' in html
+    listed = page(navigator, f"/staff/?assignee={team[NAVIGATOR]}")
+    assert "51 leads found." in listed
