@@ -33,11 +33,20 @@ MIN_PASSWORD_LENGTH = 12
 SESSION_KEY = "staff_session"  # the random id of the session's row, in the signed cookie
 
 
+def hash_password(password: str) -> str:
+    """A werkzeug hash made with PASSWORD_HASH_METHOD (scrypt by default)."""
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
 @cache
+def _unknown_user_hash_for(method: str) -> str:
+    return generate_password_hash("no such user, but take the time anyway", method=method)
+
+
 def _unknown_user_hash() -> str:
     """Checked when the email is unknown, so a wrong email takes as long as a wrong
     password. Made on first use: scrypt needs 32 MiB, which no CLI command should pay."""
-    return generate_password_hash("no such user, but take the time anyway")
+    return _unknown_user_hash_for(current_app.config["PASSWORD_HASH_METHOD"])
 
 
 class StaffError(ValueError):
@@ -79,7 +88,7 @@ def create_staff(
         raise StaffError(f"a staff user {address} exists already")
     user = StaffUser(
         email=address,
-        password_hash=generate_password_hash(password) if password is not None else "",
+        password_hash=hash_password(password) if password is not None else "",
         role=role or ("navigator" if active_admins() else "admin"),
         languages=languages,
     )
@@ -107,7 +116,7 @@ def set_password(user: StaffUser, password: str, keep: StaffSession | None = Non
     """A new password, which ends every session of the member (but ``keep``, the one they
     changed it in). The caller commits."""
     check_password_rules(password)
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = hash_password(password)
     end_sessions(user.id, "password changed", keep=keep)
     log.info("staff: user %d has a new password", user.id)
 

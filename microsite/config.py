@@ -66,6 +66,9 @@ DEFAULTS: dict[str, object] = {
     "ARTICLE_MAX_AGE": 300,  # seconds a shared cache may keep the article page
     "DISPLAY_TIMEZONE": "UTC",
     "STAFF_NOTIFY_EMAIL": None,  # where new-lead notices go; None: no notices
+    # werkzeug's method for staff password hashes: "scrypt" (N=32768, r=8, p=1), or
+    # "scrypt:N:r:p" for a stronger one; production refuses anything weaker than the default.
+    "PASSWORD_HASH_METHOD": "scrypt",
     "LOGIN_RATE_LIMIT": "5 per minute",  # failed staff logins, per client and per account
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": "memory://",
@@ -247,6 +250,21 @@ def _finish_cookies_and_bounds(config: dict) -> None:
         config["SESSION_COOKIE_PATH"] = "/"
 
 
+MIN_SCRYPT_COST = 2**15
+
+
+def strong_password_hashing(method: str) -> bool:
+    """scrypt at werkzeug's default cost (N=32768, r=8, p=1) or more."""
+    name, *params = method.split(":")
+    if name != "scrypt":
+        return False
+    try:
+        n, r, p = (int(value) for value in params) if params else (MIN_SCRYPT_COST, 8, 1)
+    except ValueError:
+        return False
+    return n >= MIN_SCRYPT_COST and r >= 8 and p >= 1
+
+
 def configuration_warnings(config, today: date) -> list[str]:
     """What is worth a look but does not stop the site."""
     warnings = []
@@ -269,4 +287,9 @@ def configuration_problems(config) -> list[str]:
         )
     if config.get("DEBUG"):
         problems.append("debug mode is on: turn FLASK_DEBUG off in production")
+    if not strong_password_hashing(str(config.get("PASSWORD_HASH_METHOD", "scrypt"))):
+        problems.append(
+            'PASSWORD_HASH_METHOD is weaker than werkzeug\'s scrypt default: use "scrypt" '
+            "or scrypt:N:r:p with N of at least 32768"
+        )
     return problems

@@ -219,6 +219,9 @@ def make_app(tmp_path, database_url):
             "DATABASE_URL": database_url,
             "PUBLIC_URL": PUBLIC_URL,
             "RATELIMIT_ENABLED": False,  # tests of the limits turn them on
+            # A cheap scrypt (5 ms a hash, not 200): hundreds of tests sign in. The real
+            # cost is tested in test_staff_cli.py; production refuses a cheap one.
+            "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
             **settings,
         }
         app = create_app(config)

@@ -203,6 +203,14 @@ def test_with_the_limit_storage_down_limits_are_counted_in_memory(limit_storage_
         ({"SECRET_KEY": "short"}, "SECRET_KEY is missing or weak"),
         ({"SECRET_KEY": "a" * 64}, "SECRET_KEY is missing or weak"),
         ({"SECRET_KEY": "k3y-" * 16, "DEBUG": True}, "debug mode is on"),
+        (
+            {"SECRET_KEY": "9f8e7d6c5b4a3928" * 4, "PASSWORD_HASH_METHOD": "scrypt:1024:8:1"},
+            "PASSWORD_HASH_METHOD is weaker than werkzeug's scrypt default",
+        ),
+        (
+            {"SECRET_KEY": "9f8e7d6c5b4a3928" * 4, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"},
+            "PASSWORD_HASH_METHOD is weaker",
+        ),
     ],
 )
 def test_production_refuses_to_start_unsafe(tmp_path, settings, message):
@@ -215,6 +223,19 @@ def test_production_refuses_to_start_unsafe(tmp_path, settings, message):
                 **settings,
             }
         )
+
+
+@pytest.mark.parametrize("method", ["scrypt", "scrypt:32768:8:1", "scrypt:65536:8:2"])
+def test_production_accepts_scrypt_at_full_cost_or_more(tmp_path, method):
+    create_app(
+        {
+            "INSTANCE_PATH": tmp_path,
+            "MICROSITE_ENV": "production",
+            "DATABASE_URL": "sqlite://",
+            "SECRET_KEY": "9f8e7d6c5b4a39281706f5e4d3c2b1a0" * 2,
+            "PASSWORD_HASH_METHOD": method,
+        }
+    )
 
 
 def test_production_starts_with_a_strong_key(tmp_path):

@@ -288,3 +288,12 @@ def test_set_role_of_an_unknown_member_says_so(runner):
     result = runner.invoke(args=["staff", "set-role", "nobody@example.com", "admin"])
     assert result.exit_code == 1
     assert result.output == "Error: no staff user nobody@example.com\n"
+
+
+def test_passwords_are_hashed_at_werkzeugs_full_scrypt_cost_by_default(make_app):
+    app = make_app(PASSWORD_HASH_METHOD="scrypt")  # the default, which the test apps lower
+    result = create(app.test_cli_runner())
+    assert result.exit_code == 0, result.output
+    created = user(app)
+    assert created.password_hash.startswith("scrypt:32768:8:1$")
+    assert log_in(app.test_client(), STAFF_EMAIL, STAFF_PASSWORD).status_code == 303
