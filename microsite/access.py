@@ -33,7 +33,7 @@ from sqlalchemy import DDL, delete, event, func, select
 from . import auth, dates
 from .csvsql import csv_safe, utc_text
 from .extensions import db
-from .models import AccessPurge, AccessRecord, StaffUser, utcnow
+from .models import AccessPurge, AccessRecord, utcnow
 
 ACTIONS = {
     "lead viewed": "Opened the lead page",
@@ -235,11 +235,6 @@ def lead_viewers(lead_id: int, limit: int = 50) -> list[AccessRecord]:
         .limit(limit)
     )
     return list(db.session.scalars(query))
-
-
-def members() -> list[StaffUser]:
-    """Every staff member, by email: the audit page's choice of whom to look at."""
-    return list(db.session.scalars(select(StaffUser).order_by(StaffUser.email)))
 
 
 def csv_query(filters: AccessFilters):

@@ -69,6 +69,14 @@ def find_staff(email: str) -> StaffUser | None:
     return db.session.scalar(select(StaffUser).filter_by(email=normalize_email(email)))
 
 
+def members(active_only: bool = False) -> list[StaffUser]:
+    """The staff members by email (only those who may sign in, if asked)."""
+    query = select(StaffUser).order_by(StaffUser.email)
+    if active_only:
+        query = query.filter_by(active=True)
+    return list(db.session.scalars(query))
+
+
 def active_admins() -> int:
     return db.session.scalar(select(func.count(StaffUser.id)).filter_by(role="admin", active=True))
 

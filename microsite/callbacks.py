@@ -82,6 +82,6 @@ def due_state(lead: Lead, now: datetime | None = None) -> str | None:
     now = now or utcnow()
     if lead.callback_due_at <= now:
         return "overdue"
-    if lead.callback_due_at <= dates.start_of(dates.today() + timedelta(days=1)):
+    if lead.callback_due_at <= dates.end_of_today():
         return "today"
     return "later"

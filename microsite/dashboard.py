@@ -100,10 +100,6 @@ def _due(state: str, now, end_of_today):
     }[state]
 
 
-def _end_of_today():
-    return dates.start_of(dates.today() + timedelta(days=1))
-
-
 @dataclass
 class LeadFilters:
     search: str = ""
@@ -146,7 +142,7 @@ class LeadFilters:
         elif self.assignee.isdigit():
             query = query.where(Lead.assigned_to_id == int(self.assignee))
         if self.due:
-            query = query.where(_due(self.due, utcnow(), _end_of_today()))
+            query = query.where(_due(self.due, utcnow(), dates.end_of_today()))
         if self.language_gap:
             query = query.where(_no_caller_speaks())
         return query
@@ -173,7 +169,7 @@ def _queue(*conditions) -> list[Lead]:
 
 def due_counts(staff_id: int | None = None) -> dict[str, int]:
     """Leads overdue and due today: the whole team's, or one member's."""
-    now, end = utcnow(), _end_of_today()
+    now, end = utcnow(), dates.end_of_today()
     mine = [Lead.assigned_to_id == staff_id] if staff_id is not None else []
     return {
         state: db.session.scalar(select(func.count(Lead.id)).where(_due(state, now, end), *mine))

@@ -47,6 +47,11 @@ def option_day(name: str):
     return convert
 
 
+def end_of_today() -> datetime:
+    """The UTC moment today ends in DISPLAY_TIMEZONE: a call back due by then is due today."""
+    return start_of(today() + timedelta(days=1))
+
+
 def start_of(day: date) -> datetime:
     """The UTC moment a display-zone day begins."""
     return datetime.combine(day, time.min, tzinfo=zone()).astimezone(ZoneInfo("UTC"))

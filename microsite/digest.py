@@ -116,16 +116,11 @@ def due_words(moment: datetime) -> str:
     return f"{local:%a} {local.day} {local:%b}{year}, {local:%H:%M}"
 
 
-def end_of_today() -> datetime:
-    """The UTC moment today ends in DISPLAY_TIMEZONE: a lead due then is due today."""
-    return dates.start_of(dates.today() + timedelta(days=1))
-
-
 def _due_by_end_of_today():
     return (
         Lead.callback_met_at.is_(None),
         Lead.callback_due_at.is_not(None),
-        Lead.callback_due_at <= end_of_today(),
+        Lead.callback_due_at <= dates.end_of_today(),
     )
 
 

@@ -169,6 +169,13 @@ def add_note(lead: Lead, body: str, staff: StaffUser) -> LeadNote:
     return note
 
 
+def may_take(lead: Lead, member: StaffUser) -> bool:
+    """A member may take a lead that no active member holds (nobody, or a disabled one);
+    an admin may take any."""
+    holder = db.session.get(StaffUser, lead.assigned_to_id) if lead.assigned_to_id else None
+    return member.is_admin or holder is None or not holder.active or holder.id == member.id
+
+
 def assign(lead: Lead, to: StaffUser | None, by: StaffUser) -> None:
     """Give the lead to a member (None: to nobody), recording who did it and when. The
     caller checks that ``by`` may; the caller commits."""

@@ -47,7 +47,6 @@ LINK_HOURS = 72
 LINK_LIFETIME = timedelta(hours=LINK_HOURS)
 PURPOSES = ("invite", "reset")
 # The languages a member can call families in, as staff pages name them (English only).
-SPOKEN_LANGUAGES = LANGUAGE_NAMES
 
 
 class WrongPassword(auth.StaffError):
@@ -70,7 +69,7 @@ class Member:
 
     @property
     def languages(self) -> list[str]:
-        return [SPOKEN_LANGUAGES.get(code, code) for code in self.user.language_codes]
+        return [LANGUAGE_NAMES.get(code, code) for code in self.user.language_codes]
 
 
 STATES = {"active": "Active", "invited": "Invited", "disabled": "Disabled"}

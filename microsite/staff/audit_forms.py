@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField
 from wtforms.validators import Optional, ValidationError
 
-from .. import access, dates
+from .. import access, auth, dates
 from ..fields import strip
 
 
@@ -50,7 +50,7 @@ class AccessFilterForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.staff.choices = [("", "Anyone")] + [
-            (str(member.id), member.email) for member in access.members()
+            (str(member.id), member.email) for member in auth.members()
         ]
 
     def validate_to(self, field) -> None:

@@ -8,9 +8,8 @@ from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import auth
-from ..choices import STAFF_ROLES
+from ..choices import LANGUAGE_NAMES, STAFF_ROLES
 from ..fields import choice_options, email_field
-from ..team import SPOKEN_LANGUAGES
 
 MAX_PASSWORD_LENGTH = 1024
 TOO_SHORT = f"Use at least {auth.MIN_PASSWORD_LENGTH} characters."
@@ -38,7 +37,7 @@ def role_field() -> SelectField:
 def languages_field() -> CheckboxesField:
     return CheckboxesField(
         "Languages spoken",
-        choices=choice_options(SPOKEN_LANGUAGES),
+        choices=choice_options(LANGUAGE_NAMES),
         default=["en"],
         description="The languages they can call families in.",
         validators=[DataRequired("Choose at least one language.")],

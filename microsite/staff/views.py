@@ -32,7 +32,7 @@ from ..choices import (
 )
 from ..content import save_testimonial
 from ..extensions import db, limiter
-from ..leads import add_note, assign, change_status, lead_file
+from ..leads import add_note, assign, change_status, lead_file, may_take
 from ..models import Lead, StaffUser, Testimonial
 from ..trials import matching
 from ..trials.overview import catalog_overview
@@ -87,6 +87,7 @@ def due_time(moment) -> str:
 def labels() -> dict:
     return {
         "due_state": callbacks.due_state,
+        "may_take": may_take,
         "language_names": LANGUAGE_NAMES,
         "due_states": callbacks.DUE_STATES,
         "roles": ROLES,
@@ -166,19 +167,9 @@ def logout():
     abort(400)
 
 
-def all_members() -> list[StaffUser]:
-    return list(db.session.scalars(select(StaffUser).order_by(StaffUser.email)))
-
-
-def active_members() -> list[StaffUser]:
-    return list(
-        db.session.scalars(select(StaffUser).filter_by(active=True).order_by(StaffUser.email))
-    )
-
-
 @bp.get("/")
 def dashboard():
-    form = LeadFilterForm(request.args, members=all_members())
+    form = LeadFilterForm(request.args, members=auth.members())
     page_number = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     return render_template(
         "staff/dashboard.html",
@@ -194,7 +185,7 @@ def _lead_or_404(lead_id: int) -> Lead:
 
 def render_lead(lead: Lead, status_form=None, note_form=None, assign_form=None, code: int = 200):
     file = lead_file(lead.id)
-    members = active_members()
+    members = auth.members(active_only=True)
     return render_template(
         "staff/lead.html",
         file=file,
@@ -222,9 +213,7 @@ def lead_take(lead_id: int):
     lead = _lead_or_404(lead_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    holder = db.session.get(StaffUser, lead.assigned_to_id) if lead.assigned_to_id else None
-    held_by_another = holder is not None and holder.active and holder.id != current_user.id
-    if held_by_another and not current_user.is_admin:
+    if not may_take(lead, current_user):
         return render_template("errors/403.html"), 403
     assign(lead, current_user, by=current_user)
     db.session.commit()
@@ -236,7 +225,7 @@ def lead_take(lead_id: int):
 def lead_assign(lead_id: int):
     """An admin gives the lead to a member, or to nobody."""
     lead = _lead_or_404(lead_id)
-    form = AssignForm(members=active_members())
+    form = AssignForm(members=auth.members(active_only=True))
     if not form.validate_on_submit():
         form.assignee.data = str(lead.assigned_to_id or "")  # Assign again changes nothing
         return render_lead(lead, assign_form=form, code=422)
