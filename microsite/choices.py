@@ -91,6 +91,17 @@ LEAD_STATUSES = {
 
 # The statuses of a family still being helped: the work queue shows these.
 OPEN_LEAD_STATUSES = ("new", "contacted", "referred")
+# A lead moved to one of these stops its trial alerts.
+CLOSED_LEAD_STATUSES = ("enrolled", "not_eligible", "withdrew")
+
+# A family's trial alerts (alerts.py): leads.csv's trial_alerts is "none" or one of these.
+TRIAL_ALERT_STATES = {
+    "pending": "Waiting for the family to confirm",
+    "active": "On",
+    "paused": "Paused by the family",
+    "expired": "Expired",
+    "stopped": "Stopped",
+}
 
 # ClinicalTrials.gov's overall statuses. Trials open to families: the ones sync fetches,
 # matching offers and pages call open.

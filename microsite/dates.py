@@ -84,3 +84,22 @@ def on_days(query, column, first: date | None, last: date | None):
     if end:
         query = query.where(column < end)
     return query
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same time ``months`` calendar months later (the 31st becomes the month's last
+    day when the month is shorter)."""
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    following = date(year + month // 12, month % 12 + 1, 1)
+    last_day = (following - timedelta(days=1)).day
+    return moment.replace(year=year, month=month, day=min(moment.day, last_day))
+
+
+def months_between(earlier: date, later: date) -> int:
+    """Whole calendar months from ``earlier`` to ``later`` (0 when later is not later):
+    a child said to be 4 on 15 March is 4 years and 2 months on 15 May."""
+    months = (later.year - earlier.year) * 12 + later.month - earlier.month
+    if later.day < earlier.day:
+        months -= 1
+    return max(0, months)

@@ -33,6 +33,7 @@ from .choices import (
     STAFF_ROLES,
     TRAVEL_DISTANCES,
     TREATMENT_STAGES,
+    TRIAL_ALERT_STATES,
 )
 from .extensions import db
 
@@ -88,6 +89,9 @@ class Lead(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     role: Mapped[str] = mapped_column(String(20))
     patient_age: Mapped[int] = mapped_column(SmallInteger)
+    # The day the age was given (in DISPLAY_TIMEZONE): alerts count the months since, so a
+    # child who grows into a trial's age range gets it.
+    patient_age_given_on: Mapped[date | None] = mapped_column(Date)
     diagnosis: Mapped[str] = mapped_column(String(40))
     diagnosis_other: Mapped[str | None] = mapped_column(String(200))
     treatment_stage: Mapped[str | None] = mapped_column(String(20))
@@ -119,6 +123,10 @@ class Lead(db.Model):
     # A keyed digest of the email address, so staff see the family's other applications
     # without comparing addresses (``callbacks.email_digest``).
     email_digest: Mapped[str | None] = mapped_column(String(64), index=True)
+    # When `flask alerts send` last found trials for this lead that it was never shown:
+    # the dashboard lists it under "New matches" until staff open the lead page or mark
+    # them reviewed after that (the access record tells).
+    matches_found_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # One key per rendering of the form: a double click or a resubmission stores one lead.
     idempotency_key: Mapped[str | None] = mapped_column(String(32), unique=True)
     # Attribution: the referral link followed within its window, and the UTM parameters
@@ -184,6 +192,9 @@ OUTBOX_KINDS = (
     "staff_digest",
     "staff_invite",
     "password_reset",
+    "alert_confirmation",
+    "alert_renewal",
+    "trial_alert",
 )
 
 
@@ -574,6 +585,61 @@ class LeadMatch(db.Model):
     nct_id: Mapped[str] = mapped_column(String(20))
     shown: Mapped[dict] = mapped_column(JSON, default=dict)  # title, status, phases, ages, sites
     matched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TrialAlert(db.Model):
+    """A family's opt-in to mails about new trials that may fit (one per lead), from the
+    consent given on the form through the confirmation (double opt-in) to its end.
+
+    The state stored is pending, active, paused or stopped; an opt-in not confirmed by
+    ``confirm_by``, or alerts past ``active_until``, read as expired (``alerts.state``).
+    """
+
+    __tablename__ = "trial_alert"
+    __table_args__ = (_one_of("state", tuple(TRIAL_ALERT_STATES)),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"), unique=True)
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    consent_version: Mapped[str] = mapped_column(String(20))
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The confirmation (or renewal) link in the family's mailbox: its token carries this
+    # moment, and using it clears it, so a link works once.
+    confirm_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirm_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    active_until: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    renewal_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "family" (the stop link or the manage page), "status <status>" (set by staff).
+    stop_reason: Mapped[str | None] = mapped_column(String(40))
+
+    lead: Mapped[Lead] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<TrialAlert {self.id} {self.state}>"
+
+
+class LeadTrial(db.Model):
+    """What a family has been shown and mailed of one trial, and what staff were told of
+    it: written by the thanks page's matching, by Match again (which replaces LeadMatch,
+    never this) and by the alerts. Removed with the lead."""
+
+    __tablename__ = "lead_trial"
+    __table_args__ = (UniqueConstraint("lead_id", "nct_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
+    nct_id: Mapped[str] = mapped_column(String(20))
+    first_shown_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_shown_status: Mapped[str | None] = mapped_column(String(40))
+    # The first time it was shown while RECRUITING: a trial shown only as not yet
+    # recruiting that opens since is news to the family.
+    shown_recruiting_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When `flask alerts send` first found it for this lead (a "new match" for staff).
+    found_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 def render_migration_item(type_, obj, autogen_context):

@@ -44,7 +44,7 @@ from ..choices import (
     TRIAL_STATUS_LABELS,
 )
 from ..extensions import db
-from ..models import Lead, LeadMatch, Trial, TrialSite
+from ..models import Lead, LeadMatch, LeadTrial, Trial, TrialSite, utcnow
 from . import places
 from .places import Place
 
@@ -122,9 +122,11 @@ def _recruiting_site(country: str | None = None):
     return and_(*conditions)
 
 
-def _fits(diagnosis: str, age_years: int) -> list:
-    """The conditions a trial meets to fit these answers (status, diagnosis, ages)."""
-    first_month, last_month = 12 * age_years, 12 * age_years + 11
+def _fits(diagnosis: str, age_years: int, months_since: int = 0) -> list:
+    """The conditions a trial meets to fit these answers (status, diagnosis, ages), the
+    age grown by ``months_since`` the day it was given."""
+    first_month = 12 * age_years + months_since
+    last_month = first_month + 11
     return [
         Trial.overall_status.in_(OPEN_TRIAL_STATUSES),
         Trial.diagnoses.contains(f"|{diagnosis}|", autoescape=True),
@@ -234,15 +236,15 @@ class Ranked:
     recruiting_sites: int = 0
 
 
-def _ranked_trials(lead: Lead, place: Place | None) -> list[Ranked]:
-    fits = _fits(lead.diagnosis, lead.patient_age)
+def _ranked_trials(
+    lead: Lead, place: Place | None, months_since: int = 0, narrower: tuple = ()
+) -> list[Ranked]:
+    """The thanks page's ranking; the alerts grow the age and add conditions
+    (``narrower``: recruiting, not already known)."""
+    fits = [*_fits(lead.diagnosis, lead.patient_age, months_since), *narrower]
     if place is None:
-        return [
-            Ranked(trial)
-            for trial in db.session.scalars(
-                match_statement(lead.diagnosis, lead.patient_age, lead.country)
-            )
-        ]
+        ranked = select(Trial).where(*fits).order_by(*_country_order(lead.country))
+        return [Ranked(trial) for trial in db.session.scalars(ranked.limit(MAX_MATCHES))]
     nearest = nearest_distances(fits, place.latitude, place.longitude)
     chosen = _by_distance(nearest, lead.country)
     if len(chosen) < MAX_MATCHES:  # then the unplaced trials, in the country order
@@ -373,6 +375,7 @@ def store_matches(lead: Lead) -> list[LeadMatch]:
         ranked = _ranked_trials(lead, place)
         _add_sites(ranked, lead.country, place)
     db.session.execute(delete(LeadMatch).where(LeadMatch.lead_id == lead.id))
+    record_shown(lead.id, [item.trial for item in ranked])
     matches = [
         LeadMatch(
             lead_id=lead.id,
@@ -387,6 +390,52 @@ def store_matches(lead: Lead) -> list[LeadMatch]:
     db.session.flush()
     log.info("lead %d: %d trials matched", lead.id, len(matches))
     return matches
+
+
+def record_shown(lead_id: int, trials: list[Trial]) -> None:
+    """Keep, per trial, that the family has now been shown it and with which status: the
+    record outlives Match again, so alerts never announce what the family has seen."""
+    if not trials:
+        return
+    now = utcnow()
+    known = {
+        row.nct_id: row
+        for row in db.session.scalars(
+            select(LeadTrial).where(
+                LeadTrial.lead_id == lead_id,
+                LeadTrial.nct_id.in_([trial.nct_id for trial in trials]),
+            )
+        )
+    }
+    for trial in trials:
+        row = known.get(trial.nct_id)
+        if row is None:
+            row = LeadTrial(lead_id=lead_id, nct_id=trial.nct_id)
+            db.session.add(row)
+        if row.first_shown_at is None:
+            row.first_shown_at, row.first_shown_status = now, trial.overall_status
+        if row.shown_recruiting_at is None and trial.overall_status == RECRUITING:
+            row.shown_recruiting_at = now
+
+
+def new_trials(lead: Lead, place: Place | None, months_since: int, known: set[str]) -> list[Ranked]:
+    """The alerts' search: by the thanks page's rules with the age grown by
+    ``months_since``, the RECRUITING trials not in ``known`` with a recruiting site within
+    the travel distance (any distance when it is "any", not answered, or the postal code
+    was not located), best first, at most MAX_MATCHES, with their sites."""
+    if lead.diagnosis in NO_MATCH:
+        return []
+    narrower = [Trial.overall_status == RECRUITING]
+    if known:
+        narrower.append(Trial.nct_id.not_in(sorted(known)))
+    ranked = _ranked_trials(lead, place, months_since, tuple(narrower))
+    if place is not None and lead.travel_distance not in (None, "any"):
+        limit = int(lead.travel_distance)
+        ranked = [
+            item for item in ranked if item.nearest_km is not None and item.nearest_km <= limit
+        ]
+    _add_sites(ranked, lead.country, place)
+    return ranked
 
 
 def store_matches_safely(lead: Lead) -> bool:
