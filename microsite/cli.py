@@ -10,7 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import auth, config, dates, digest, erasure, exports, mail, runs
+from . import alert_sending, auth, config, dates, digest, erasure, exports, mail, runs
 from .access_commands import audit
 from .choices import STAFF_ROLES
 from .content import load_testimonials
@@ -153,17 +153,47 @@ def staff_disable(email: str) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Count what would be mailed; mail nothing.")
 def staff_digest(dry_run: bool) -> None:
-    if dry_run:
-        report = digest.send_digests(dry_run=True)
-    else:
-        with runs.tracked("staff digest") as counts:
-            report = digest.send_digests()
-            counts.update(report.counts())
+    report = runs.run_or_dry_run("staff digest", dry_run, digest.send_digests)
     verb = "would be mailed (dry run)" if dry_run else "mailed"
     click.echo(
         f"Digest: {report.mailed} navigator{'s' if report.mailed != 1 else ''} {verb}, "
         f"{report.listed} lead{'s' if report.listed != 1 else ''} listed; "
         f"{report.unassigned} unassigned due."
+    )
+
+
+alerts = AppGroup("alerts", help="Trial alerts: new trials for families and navigators.")
+
+
+@alerts.command(
+    "send",
+    help="Match every open lead again against today's catalog (the age grown since it was "
+    "given): mail families whose alerts are on their new recruiting trials within their "
+    "travel distance (at most one mail per ALERT_INTERVAL_DAYS, at most 5 trials, none "
+    "when nothing is new), list new matches for navigators, expire lapsed alerts and mail "
+    "renewals. Through the outbox. Run it daily, after the trials sync.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print what would be done, in counts; change nothing."
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=alert_sending.BATCH,
+    show_default=True,
+    help="Leads per transaction.",
+)
+def alerts_send(dry_run: bool, batch_size: int) -> None:
+    report = runs.run_or_dry_run(
+        "alerts", dry_run, lambda dry: alert_sending.send_alerts(dry_run=dry, batch=batch_size)
+    )
+    prefix = "Would queue (dry run)" if dry_run else "Queued"
+    click.echo(
+        f"{prefix}: {report.queued} alert mail{'s' if report.queued != 1 else ''} and "
+        f"{report.renewals} renewal{'s' if report.renewals != 1 else ''}; "
+        f"{report.checked} lead{'s' if report.checked != 1 else ''} checked, "
+        f"{report.found} new match{'es' if report.found != 1 else ''} found, "
+        f"{report.expired} alert{'s' if report.expired != 1 else ''} expired."
     )
 
 
@@ -194,12 +224,9 @@ def leads_export(first, last, out) -> None:
 @click.option("--yes", is_flag=True, help="Really delete.")
 def leads_purge(days: int | None, yes: bool) -> None:
     days = days or current_app.config["RETENTION_DAYS"]
-    if yes:  # a dry run is not a run of the retention purge
-        with runs.tracked("retention purge") as counts:
-            removed = erasure.purge(days, dry_run=False)
-            counts.update(removed.counts())
-    else:
-        removed = erasure.purge(days, dry_run=True)
+    removed = runs.run_or_dry_run(
+        "retention purge", not yes, lambda dry: erasure.purge(days, dry_run=dry)
+    )
     verb = "Deleted" if yes else "Would delete (run again with --yes to delete)"
     click.echo(f"{verb}: {removed.describe()}; older than {days} days.")
 
@@ -227,5 +254,5 @@ def check_config() -> None:
 
 
 def init_app(app: Flask) -> None:
-    for group in (content, outbox, staff, leads, trials, places, audit, check_config):
+    for group in (content, outbox, staff, leads, alerts, trials, places, audit, check_config):
         app.cli.add_command(group)

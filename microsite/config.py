@@ -57,6 +57,7 @@ DEFAULTS: dict[str, object] = {
     "ORG_EMAIL": "navigators@trialfinder.example",
     "ORG_PHONE": "+1 555 0100",
     "CALLBACK_BUSINESS_DAYS": 2,
+    "ALERT_INTERVAL_DAYS": 7,  # at most one trial alert per family in this many days
     # Days no one calls back, besides Saturdays and Sundays: "2026-12-25,2027-01-01".
     "HOLIDAYS": "",
     # Which leads a navigator's leads.csv holds: "all", or "assigned" (their own).
@@ -91,6 +92,7 @@ DEFAULTS: dict[str, object] = {
 _INTEGER_SETTINGS = {
     "TRUSTED_PROXY_HOPS",
     "CALLBACK_BUSINESS_DAYS",
+    "ALERT_INTERVAL_DAYS",
     "RETENTION_DAYS",
     "ACCESS_RECORD_RETENTION_DAYS",
     "ARTICLE_MAX_AGE",
@@ -222,6 +224,8 @@ def finish(config: dict, instance_path: str, environ=os.environ) -> None:
         )
     if int(config["CALLBACK_BUSINESS_DAYS"]) < 1:
         raise ConfigError("CALLBACK_BUSINESS_DAYS must be 1 or more")
+    if int(config["ALERT_INTERVAL_DAYS"]) < 1:
+        raise ConfigError("ALERT_INTERVAL_DAYS must be 1 or more")
     if not config.get("SECRET_KEY"):
         if environment == "production":
             raise ConfigError("SECRET_KEY must be set in production")

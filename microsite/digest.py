@@ -15,18 +15,16 @@ backs that are overdue or due today, by mail.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from flask import current_app, has_request_context, render_template
+from flask import current_app, render_template
 from sqlalchemy import func, select
 
 from . import callbacks, dates, mail
 from .extensions import db
 from .models import Lead, StaffUser, utcnow
-from .web.urls import absolute_url
+from .web.urls import absolute_url, links_anywhere
 
 log = logging.getLogger(__name__)
 
@@ -164,18 +162,6 @@ def unowned_counts() -> tuple[int, int]:
     )
 
 
-@contextmanager
-def _links() -> Iterator[None]:
-    """Where ``url_for`` works from the command line (the timer runs there): a request
-    context of its own, only while the links are made; ``absolute_url`` puts PUBLIC_URL
-    before them either way."""
-    if has_request_context():
-        yield
-        return
-    with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]):
-        yield
-
-
 def _queue(digest: Digest, dashboard_url: str) -> None:
     context = {
         "digest": digest,
@@ -194,7 +180,7 @@ def _queue(digest: Digest, dashboard_url: str) -> None:
 def send_digests(dry_run: bool = False) -> DigestReport:
     """Queue a digest for every member with something to read; commits unless it is a
     dry run. The report counts the members mailed and the leads listed."""
-    with _links():
+    with links_anywhere():
         found = [digest for digest in digests() if digest.worth_sending]
         dashboard_url = absolute_url("staff.dashboard")
     if not dry_run:

@@ -22,7 +22,17 @@ from sqlalchemy import delete, func, or_, select
 from . import access
 from .extensions import db
 from .mail import eml_files
-from .models import ErasureRecord, Lead, LeadNote, OutboxMessage, Referral, StatusChange, utcnow
+from .models import (
+    ErasureRecord,
+    Lead,
+    LeadNote,
+    LeadTrial,
+    OutboxMessage,
+    Referral,
+    StatusChange,
+    TrialAlert,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +82,9 @@ def _remove(lead_ids: list[int], referral_filter, message_filter, dry_run: bool)
     db.session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(message_ids)))
     db.session.execute(delete(LeadNote).where(LeadNote.lead_id.in_(lead_ids)))
     db.session.execute(delete(StatusChange).where(StatusChange.lead_id.in_(lead_ids)))
+    # Every alert record goes with the lead: the opt-in, what was shown, mailed and found.
+    db.session.execute(delete(TrialAlert).where(TrialAlert.lead_id.in_(lead_ids)))
+    db.session.execute(delete(LeadTrial).where(LeadTrial.lead_id.in_(lead_ids)))
     db.session.execute(delete(Referral).where(Referral.id.in_(referral_ids)))
     db.session.execute(delete(Lead).where(Lead.id.in_(lead_ids)))
     for path in files:

@@ -20,10 +20,19 @@ from datetime import date
 
 from sqlalchemy import case, func, select
 
-from . import access, dates
+from . import access, alerts, dates
 from .csvsql import csv_safe, utc_text, words_in_order
 from .extensions import db
-from .models import ExportLog, Lead, LeadMatch, OutboxMessage, Referral, StaffUser
+from .models import (
+    ExportLog,
+    Lead,
+    LeadMatch,
+    OutboxMessage,
+    Referral,
+    StaffUser,
+    TrialAlert,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +97,12 @@ def _lead_query():
             # call back promised (empty for leads that arrived before due times).
             _text(StaffUser.email, "assigned_to"),
             _time(Lead.callback_due_at),
+            # Added with trial alerts: none, pending, active, paused, expired or stopped.
+            alerts.state_column(utcnow()).label("trial_alerts"),
         )
         .outerjoin(Referral, Lead.referral_id == Referral.id)
         .outerjoin(StaffUser, Lead.assigned_to_id == StaffUser.id)
+        .outerjoin(TrialAlert, TrialAlert.lead_id == Lead.id)
     )
 
 

@@ -14,19 +14,21 @@ from flask_babel import force_locale, gettext
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from . import callbacks, erasure, mail, referrals
+from . import alerts, callbacks, dates, erasure, mail, referrals
 from .attribution import UTM_FIELDS
-from .choices import LEAD_STATUSES
+from .choices import CLOSED_LEAD_STATUSES, LEAD_STATUSES
 from .database import add_once
 from .extensions import db
 from .models import (
     Assignment,
     Lead,
     LeadNote,
+    LeadTrial,
     Referral,
     StaffUser,
     StatusChange,
     Trial,
+    TrialAlert,
     utcnow,
 )
 from .trials import matching
@@ -72,10 +74,12 @@ def record_application(
     referral: Referral | None = None,
     utm: dict[str, str] | None = None,
     language: str = "en",
+    trial_alerts: bool = False,
 ) -> Lead:
     """Store an application with where it came from and the language it was made in (the
     consent text's version in that language too), and give the lead a link of their own
-    to share; or return the lead already stored under the same key.
+    to share; with ``trial_alerts``, a pending opt-in to alerts and the mail to confirm
+    it. Or return the lead already stored under the same key.
 
     The caller commits.
     """
@@ -84,6 +88,7 @@ def record_application(
     lead = Lead(
         **details,
         created_at=arrival,
+        patient_age_given_on=dates.today(),
         callback_due_at=callbacks.lead_due_at(arrival),
         email_digest=email_digest(details["email"]),
         language=language,
@@ -102,6 +107,8 @@ def record_application(
     # loses the lead (the navigator searches by hand then).
     matching.store_matches_safely(lead)
     _queue_confirmation(lead)
+    if trial_alerts:
+        alerts.opt_in(lead)
     if current_app.config["STAFF_NOTIFY_EMAIL"]:
         _queue_staff_notice(lead)
     log.info(
@@ -155,6 +162,8 @@ def change_status(lead: Lead, status: str, staff: StaffUser) -> None:
     )
     if lead.status == "new":
         callbacks.keep_promise(lead)
+    if status in CLOSED_LEAD_STATUSES:
+        alerts.stop_for_status(lead, status)
     lead.status = status
     log.info("lead %d: status %s by staff %d", lead.id, status, staff.id)
 
@@ -203,6 +212,9 @@ class LeadFile:
     catalog: dict[str, dict]  # today's site and central contacts of the matched trials
     assignments: list[Assignment]
     same_family: list[Lead]  # the other applications from the same email address
+    alert: TrialAlert | None  # the family's trial alerts, if they opted in
+    alert_state: str  # alerts.state: none, pending, active, paused, expired, stopped
+    alert_trials: list[LeadTrial]  # trials mailed by alerts or found for staff
 
 
 def lead_file(lead_id: int) -> LeadFile | None:
@@ -248,6 +260,9 @@ def lead_file(lead_id: int) -> LeadFile | None:
             )
         ),
         same_family=same_family(lead),
+        alert=(alert := alerts.for_lead(lead.id)),
+        alert_state=alerts.state(alert),
+        alert_trials=alerts.found_trials(lead.id, None),
     )
 
 

@@ -21,7 +21,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 
-from flask import after_this_request, current_app, has_request_context
+from flask import after_this_request, current_app, has_request_context, render_template
 from sqlalchemy import func, or_, select, update
 
 from .extensions import db
@@ -58,6 +58,14 @@ def queue_message(
     if has_request_context():
         send_after_response(message.id)
     return message
+
+
+def render_pair(name: str, **context) -> tuple[str, str]:
+    """The plain-text and HTML bodies of ``mail/<name>.txt`` and ``mail/<name>.html``."""
+    return (
+        render_template(f"mail/{name}.txt", **context),
+        render_template(f"mail/{name}.html", **context),
+    )
 
 
 def build_email(message: OutboxMessage) -> EmailMessage:

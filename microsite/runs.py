@@ -15,7 +15,7 @@ alerts): each is recorded with its counts, and the runs page shows the last of e
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -40,6 +40,7 @@ JOBS = {
     "retention purge": Job("Retention purge"),
     "trials sync": Job("Trials sync"),
     "staff digest": Job("Staff digest", weekdays_only=True),
+    "alerts": Job("Trial alerts"),
 }
 
 STALE_AFTER = timedelta(days=2)
@@ -66,6 +67,11 @@ COUNT_WORDS = {
     "mailed": ("navigator mailed", "navigators mailed"),
     "listed": ("lead listed", "leads listed"),
     "unassigned": ("unassigned lead due", "unassigned leads due"),
+    "checked": ("lead checked", "leads checked"),
+    "queued": ("alert mail queued", "alert mails queued"),
+    "found": ("new match found", "new matches found"),
+    "renewals": ("renewal mailed", "renewals mailed"),
+    "expired": ("alert expired", "alerts expired"),
     "held_by_disabled": (
         "lead due held by a disabled member",
         "leads due held by disabled members",
@@ -110,6 +116,17 @@ def tracked(job: str) -> Iterator[dict]:
         log.warning("runs: %s failed (%s)", job, type(error).__name__)
         raise
     _record(run_id, counts, None)
+
+
+def run_or_dry_run(job: str, dry_run: bool, work: Callable[[bool], object]):
+    """``work(dry_run)``, whose report has ``counts()``; a real run is tracked as ``job``,
+    a dry run is not a run. Returns the report."""
+    if dry_run:
+        return work(True)
+    with tracked(job) as counts:
+        report = work(False)
+        counts.update(report.counts())
+    return report
 
 
 def _forget_old_runs(job: str) -> None:

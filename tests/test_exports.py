@@ -29,7 +29,8 @@ LEAD_COLUMNS = (
     "id,created_at,role,patient_age,diagnosis,diagnosis_other,treatment_stage,country,"
     "postal_code,name,email,phone,contact_method,consent_version,consent_at,updates_opt_in,"
     "status,referral_code,utm_source,utm_medium,utm_campaign,utm_content,utm_term,"
-    "matched_nct_ids,travel_distance_km,nearest_site_km,language,assigned_to,callback_due_at"
+    "matched_nct_ids,travel_distance_km,nearest_site_km,language,assigned_to,callback_due_at,"
+    "trial_alerts"
 ).split(",")
 REFERRAL_COLUMNS = (
     "id,created_at,code,sender_name,friend_name,friend_email,lead_id,clicks,first_click_at,"
@@ -104,6 +105,7 @@ def test_a_round_trip_through_csv_equals_the_database(app, staff_client):
                     lead.language,
                     "",  # nobody has taken the lead yet
                     lead.callback_due_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "none",  # nobody asked for trial alerts
                 ]
             )
     assert rows[1:] == expected
@@ -302,6 +304,6 @@ def test_leads_csv_appends_the_navigator_and_the_call_back_due_time(app, staff_c
     add_lead(app, assigned_to_id=navigator, callback_due_at=due)
     add_lead(app, email="other@example.com")
     header, first, second = parse(staff_client.get("/staff/leads.csv").data)
-    assert header[-3:] == ["language", "assigned_to", "callback_due_at"]
-    assert first[-2:] == ["caller@example.com", "2026-12-03T00:00:00Z"]
-    assert second[-2:] == ["", ""]
+    assert header[-4:-1] == ["language", "assigned_to", "callback_due_at"]
+    assert first[-3:-1] == ["caller@example.com", "2026-12-03T00:00:00Z"]
+    assert second[-3:-1] == ["", ""]

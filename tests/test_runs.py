@@ -77,6 +77,7 @@ def test_every_job_is_recorded_with_its_counts(app, runner, fake_sync):
         ["leads", "purge", "--yes"],
         ["trials", "sync"],
         ["staff", "digest"],
+        ["alerts", "send"],
     ]
     for command in commands:
         result = runner.invoke(args=command)
@@ -94,6 +95,13 @@ def test_every_job_is_recorded_with_its_counts(app, runner, fake_sync):
         "listed": 0,
         "unassigned": 0,
         "held_by_disabled": 0,
+    }
+    assert recorded["alerts"].counts == {
+        "checked": 0,
+        "queued": 0,
+        "found": 0,
+        "renewals": 0,
+        "expired": 0,
     }
     for run in recorded.values():
         assert run.error is None

@@ -154,6 +154,8 @@ class ApplyForm(VisitorForm):
         validators=[DataRequired(_l("Tick the box to agree, so that we can contact you."))],
     )
     updates_opt_in = YesCheckbox(_l("Also send me occasional news about pediatric cancer research"))
+    # Its own consent, text and version (alerts.CONSENT), shown beside it by the template.
+    trial_alerts = YesCheckbox(_l("Email me when a new trial that may fit opens"))
 
     def validate_patient_age(self, field) -> None:
         if self.role.data == "patient" and field.data is not None and field.data < ADULT_AGE:
@@ -237,3 +239,14 @@ class ShareForm(VisitorForm):
             "friend_name": self.friend_name.data,
             "friend_email": self.friend_email.data,
         }
+
+
+class AlertSettingsForm(FlaskForm):
+    """What a family may change of their trial alerts: where to look from, and how far.
+    The same questions, rules and messages as on the application form."""
+
+    postal_code = ApplyForm.postal_code
+    travel_distance = ApplyForm.travel_distance
+
+    def settings(self) -> dict:
+        return {"postal_code": self.postal_code.data, "travel_distance": self.travel_distance.data}

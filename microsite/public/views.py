@@ -16,11 +16,11 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import format_date
+from flask_babel import format_date, get_locale
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError, generate_csrf
 
-from .. import attribution, erasure, referrals, suppression
+from .. import alerts, attribution, erasure, referrals, suppression
 from ..choices import TRAVEL_SPANS, country_names
 from ..content import ARTICLE_LAST_REVIEWED, published_testimonials
 from ..extensions import csrf, db, limiter
@@ -49,8 +49,10 @@ def distance(km: float, country: str | None) -> str:
 
 @bp.app_template_filter("long_date")
 def long_date(day: date) -> str:
-    """ "5 March 2026"; in Spanish "5 de marzo de 2026"."""
-    if current_language() == "en":
+    """ "5 March 2026"; in Spanish "5 de marzo de 2026" (the page's language, or a mail's
+    under force_locale)."""
+    locale = get_locale()
+    if locale is None or locale.language == "en":
         return day.strftime("%-d %B %Y")
     return format_date(day, "d 'de' MMMM 'de' y")
 
@@ -103,8 +105,12 @@ def applicant() -> Lead | None:
 
 
 def render_apply(form: ApplyForm, status: int, problem: str | None = None):
+    form.trial_alerts.description = alerts.consent_text(current_language())
     page = render_template(
-        "apply.html", form=form, consent_text=consent_text(current_language()), problem=problem
+        "apply.html",
+        form=form,
+        consent_text=consent_text(current_language()),
+        problem=problem,
     )
     return page, status
 
@@ -147,6 +153,7 @@ def apply():
             referral=attribution.referral_in_window(),
             utm=attribution.utm_parameters(),
             language=current_language(),
+            trial_alerts=form.trial_alerts.data,
         )
         db.session.commit()
         session["lead_id"] = lead.id
@@ -165,6 +172,7 @@ def thanks():
         personal_link=personal_link,
         matches=matching.stored_matches(lead.id) if lead else None,
         country_name=country_names().get(lead.country, lead.country) if lead else None,
+        alert_state=alerts.state(alerts.for_lead(lead.id)) if lead else None,
     )
 
 

@@ -2,8 +2,9 @@
 
 The app's own log lines name lead, referral and staff ids only. The request lines that web
 servers write are cleaned here: no client address, no query string (UTM values, search
-terms) and not the secret part of a token URL (`/r/`, `/unsubscribe/`, `/withdraw/`, their
-Spanish `/es/...` twins, and `/staff/set-password/`).
+terms) and not the secret part of a token URL (`/r/`, `/unsubscribe/`, `/withdraw/`, the
+trial alerts' `/alerts/confirm/`, `/alerts/manage/` and `/alerts/stop/`, their Spanish
+`/es/...` twins, and `/staff/set-password/`).
 The development server's lines pass through `DevServerLogFilter`, Flask's error line through
 `ErrorPathFilter`; gunicorn's access log uses `redact_path` from gunicorn.conf.py.
 """
@@ -13,7 +14,10 @@ from __future__ import annotations
 import logging
 import re
 
-_TOKEN_PATH = re.compile(r"^((?:/es)?/(?:r|unsubscribe|withdraw)/|/staff/set-password/)[^/]+")
+_TOKEN_PATH = re.compile(
+    r"^((?:/es)?/(?:r|unsubscribe|withdraw|alerts/(?:confirm|manage|stop))/|/staff/set-password/)"
+    r"[^/]+"
+)
 _DEV_SERVER_PREFIX = re.compile(r"^\S+ - - (\[[^\]]*\] )")
 _TERMINAL_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 _REQUEST_LINE = re.compile(r"^(\S+) (\S+)( .*)?$", re.DOTALL)
