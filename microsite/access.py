@@ -37,6 +37,7 @@ from .models import AccessPurge, AccessRecord, utcnow
 
 ACTIONS = {
     "lead viewed": "Opened the lead page",
+    "matches reviewed": "Marked a lead's new matches reviewed",
     "export": "Exported a CSV",
     "erasure": "Erased a person's data",
     "invite": "Invited a member",

@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased, joinedload
 from . import dates, exports, mail
 from .choices import OPEN_LEAD_STATUSES
 from .extensions import db
-from .models import Lead, Referral, StaffUser, utcnow
+from .models import AccessRecord, Lead, LeadTrial, Referral, StaffUser, utcnow
 
 CHART_DAYS = 30
 QUEUE_LENGTH = 50
@@ -195,6 +195,48 @@ def work_queue(staff_id: int) -> WorkQueue:
     )
 
 
+# Either tells that staff have seen a lead's new matches (the access record keeps both).
+REVIEWS = ("lead viewed", "matches reviewed")
+
+
+def reviewed_since(moment_column):
+    """SQL: staff opened the lead page, or pressed "Reviewed", at or after the moment."""
+    return exists().where(
+        AccessRecord.lead_id == Lead.id,
+        AccessRecord.action.in_(REVIEWS),
+        AccessRecord.created_at >= moment_column,
+    )
+
+
+@dataclass(frozen=True)
+class NewMatches:
+    lead: Lead
+    trials: int  # the trials found in the last search that found some
+
+
+def new_matches(limit: int = QUEUE_LENGTH) -> list[NewMatches]:
+    """Open leads for which `flask alerts send` found trials since staff last looked at
+    them, most recent find first."""
+    found = (
+        select(func.count(LeadTrial.id))
+        .where(LeadTrial.lead_id == Lead.id, LeadTrial.found_at == Lead.matches_found_at)
+        .correlate(Lead)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        select(Lead, found)
+        .where(
+            Lead.matches_found_at.is_not(None),
+            Lead.status.in_(OPEN_LEAD_STATUSES),
+            not_(reviewed_since(Lead.matches_found_at)),
+        )
+        .options(joinedload(Lead.assigned_to))
+        .order_by(Lead.matches_found_at.desc(), Lead.id)
+        .limit(limit)
+    )
+    return [NewMatches(lead, trials) for lead, trials in rows]
+
+
 def lead_page(filters: LeadFilters, page: int, per_page: int = 25):
     return db.paginate(filters.query(), page=page, per_page=per_page, error_out=False)
 
@@ -202,6 +244,7 @@ def lead_page(filters: LeadFilters, page: int, per_page: int = 25):
 @dataclass(frozen=True)
 class Dashboard:
     queue: WorkQueue
+    new_matches: list[NewMatches]
     page: object  # a Flask-SQLAlchemy Pagination of leads
     counts: dict[str, int]
     per_day: list[tuple[date, int]]
@@ -216,6 +259,7 @@ def dashboard(filters: LeadFilters, page_number: int, staff_id: int) -> Dashboar
     per_day = leads_per_day()
     return Dashboard(
         queue=work_queue(staff_id),
+        new_matches=new_matches(),
         page=lead_page(filters, page_number),
         counts=lead_counts(),
         per_day=per_day,

@@ -29,6 +29,7 @@ from ..choices import (
     LEAD_STATUSES,
     ROLES,
     TREATMENT_STAGES,
+    TRIAL_ALERT_STATES,
 )
 from ..content import save_testimonial
 from ..extensions import db, limiter
@@ -95,6 +96,7 @@ def labels() -> dict:
         "stages": TREATMENT_STAGES,
         "statuses": LEAD_STATUSES,
         "countries": COUNTRIES,
+        "alert_states": TRIAL_ALERT_STATES,
     }
 
 
@@ -267,6 +269,17 @@ def lead_matches(lead_id: int):
     db.session.commit()
     log.info("lead %d: matching run again by staff %d", lead.id, current_user.id)
     return redirect(url_for(".lead", lead_id=lead.id) + "#matches", 303)
+
+
+@bp.post("/leads/<int:lead_id>/reviewed")
+def lead_reviewed(lead_id: int):
+    """The lead's new matches are seen: it leaves the dashboard's New matches list."""
+    lead = _lead_or_404(lead_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    access.record("matches reviewed", lead_id=lead.id)
+    db.session.commit()
+    return redirect(url_for(".dashboard") + "#new-matches", 303)
 
 
 @bp.get("/trials")
