@@ -25,16 +25,18 @@ from xml.etree import ElementTree
 
 import pytest
 from flask_babel import force_locale, gettext
+from sqlalchemy import select
 
-from microsite import erasure, leads, suppression
+from microsite import alerts, erasure, leads, suppression
 from microsite.extensions import db
-from microsite.models import Lead, Referral, utcnow
+from microsite.models import Lead, Referral, TrialAlert, utcnow
 from tests.helpers import (
     PUBLIC_URL,
     VALID_APPLICATION,
     VALID_SHARE,
     add_trial,
     form_filler,
+    rendered_hidden_fields,
     rows,
 )
 
@@ -631,6 +633,41 @@ def test_the_confirmation_of_a_spanish_application_is_in_spanish(mail_app, smtp_
         assert text == [], f"English sentences in the Spanish confirmation: {text}"
 
 
+def test_the_trial_alert_mails_of_a_spanish_application_are_in_spanish(mail_app, smtp_server):
+    """The confirmation and the alert itself, in Spanish with /es/ links, for a family that
+    applied on /es/apply; the registry's titles and places stay English (lang="en")."""
+    for path, address in (("/apply", "alex@example.com"), ("/es/apply", "ana@example.com")):
+        apply_in(mail_app, path, email=address, trial_alerts="y")
+    with mail_app.app_context():
+        for alert in db.session.scalars(select(TrialAlert)):
+            alerts.confirm(alert)
+        db.session.commit()
+    add_trial(mail_app, "NCT99990077", title=TRIAL_TITLE + " Again", sites=[("GB", "RECRUITING")])
+    runner = mail_app.test_cli_runner()
+    assert runner.invoke(args=["alerts", "send"]).exit_code == 0
+    assert runner.invoke(args=["outbox", "send"]).exit_code == 0
+    allowed = load_allowlist()
+    for subject in ("Please confirm your trial alerts – %(org)s", "New trials that may fit"):
+        values = {"org": mail_app.config["ORG_NAME"]} if "%(org)s" in subject else {}
+        [english] = [
+            m
+            for _, to, m in smtp_server.messages
+            if to == ["alex@example.com"] and m["Subject"] == subject % values
+        ]
+        [spanish_mail] = [
+            m
+            for _, to, m in smtp_server.messages
+            if to == ["ana@example.com"] and m["Subject"] == spanish(mail_app, subject, **values)
+        ]
+        for english_part, spanish_part in zip(parts(english), parts(spanish_mail), strict=True):
+            assert f"{PUBLIC_URL}/es/alerts/manage/" in spanish_part
+            assert f"{PUBLIC_URL}/alerts/" not in spanish_part
+            text = english_leaks(as_html(spanish_part), as_html(english_part), allowed)
+            # The plain text cannot mark the registry's English: only its lines may be.
+            text = [line for line in text if TRIAL_TITLE not in line and "Hospital" not in line]
+            assert text == [], f"English sentences in the Spanish {subject!r}: {text}"
+
+
 def as_html(part: str) -> str:
     """A mail part as a page to read: HTML as it is, plain text in a <pre>."""
     if "<" in part and "</" in part:
@@ -717,6 +754,39 @@ def _apply_errors(app, prefix: str) -> str:
     return html_of(client.post(f"{prefix}/apply", data=data), 422)
 
 
+def _alert_links(app, prefix: str) -> tuple:
+    """A family that applied on ``prefix``'s form with trial alerts ticked: (its client, its
+    confirmation token, its manage and stop token)."""
+    client = apply_in(
+        app, f"{prefix}/apply", trial_alerts="y", email=f"alerts{prefix[1:]}@example.com"
+    )
+    with app.app_context():
+        lead = db.session.scalars(select(Lead).order_by(Lead.id.desc())).first()
+        alert = alerts.for_lead(lead.id)
+        return client, alerts.confirm_token(alert), alerts.manage_token(lead)
+
+
+def _alerts_page(action: str, status: int = 200):
+    def page(app, prefix: str) -> str:
+        client, confirm, manage = _alert_links(app, prefix)
+        if action == "confirm":
+            return html_of(client.get(f"{prefix}/alerts/confirm/{confirm}"), status)
+        if action == "confirmed":
+            path = f"{prefix}/alerts/confirm/{confirm}"
+            fields = rendered_hidden_fields(html_of(client.get(path)))
+            return html_of(client.post(path, data=fields), status)
+        if action == "manage-errors":
+            path = f"{prefix}/alerts/manage/{manage}"
+            fields = rendered_hidden_fields(html_of(client.get(path)))
+            data = {**fields, "action": "save", "postal_code": "1" * 20, "travel_distance": "9"}
+            return html_of(client.post(path, data=data), status)
+        if action == "stopped":
+            return html_of(client.post(f"{prefix}/alerts/stop/{manage}"), status)
+        return html_of(client.get(f"{prefix}/alerts/{action}/{manage}"), status)
+
+    return page
+
+
 LEAK_PAGES = {
     "article": _get("/"),
     "apply-empty": _get("/apply"),
@@ -729,6 +799,14 @@ LEAK_PAGES = {
     "trial-page": _get(f"/trials/{TRIAL}"),
     "not-found": _get("/no-such-page", 404),
     "unknown-trial": _get("/trials/NCT00000000", 404),
+    "thanks-alerts-to-confirm": lambda app, prefix: _thanks(app, prefix, trial_alerts="y"),
+    "alerts-confirm": _alerts_page("confirm"),
+    "alerts-confirmed": _alerts_page("confirmed"),
+    "alerts-broken-link": _get("/alerts/confirm/not-a-token", 404),
+    "alerts-manage": _alerts_page("manage"),
+    "alerts-manage-errors": _alerts_page("manage-errors", 422),
+    "alerts-stop": _alerts_page("stop"),
+    "alerts-stopped": _alerts_page("stopped"),
 }
 
 
