@@ -785,5 +785,6 @@ def _to_es_not_found(page, server, monkeypatch):
     expect_spanish_h1(page, server, "Page not found")
 
 
+from . import alert_states as _alerts  # noqa: E402, F401  (the trial-alert pages)
 from . import team_states  # noqa: E402, F401  (the team, account and password-link pages)
 from . import workspace_states as _workspace  # noqa: E402, F401  (the work-queue pages)
