@@ -381,3 +381,64 @@ def flask_command(*args: str, url: str, check: bool = False) -> subprocess.Compl
     if check:
         assert result.returncode == 0, f"flask {' '.join(args)}:\n{result.stderr}"
     return result
+
+
+# --- Places and trial sites with coordinates -----------------------------------------------
+
+
+def add_postal_codes(app, *codes: str) -> None:
+    """Real ZIP code centres from the zipcodes package, stored as `content load` would."""
+    import zipcodes
+
+    from microsite.models import PostalPlace
+    from microsite.trials import places
+
+    with app.app_context():
+        for code in codes:
+            [entry] = zipcodes.matching(code)
+            country = (
+                entry["state"] if entry["state"] in places.ZIP_STATES_WITH_OWN_COUNTRY else "US"
+            )
+            db.session.add(
+                PostalPlace(
+                    country=country,
+                    postal_code=code,
+                    place_name=entry["city"],
+                    region=entry["state"],
+                    latitude=float(entry["lat"]),
+                    longitude=float(entry["long"]),
+                )
+            )
+        db.session.commit()
+
+
+def add_located_trial(
+    app, nct_id: str, *sites, status="RECRUITING", title: str | None = None
+) -> None:
+    """A neuroblastoma trial whose recruiting sites have coordinates: ``sites`` are
+    (facility, city, state, country_code, latitude, longitude) tuples."""
+    with app.app_context():
+        trial = Trial(
+            nct_id=nct_id,
+            brief_title=title or f"Study {nct_id}",
+            overall_status=status,
+            phases=["PHASE2"],
+            conditions=["Neuroblastoma"],
+            keywords=[],
+            last_update_on=TRIAL_UPDATED,
+            diagnoses=synonyms.diagnoses_key(["Neuroblastoma"]),
+        )
+        for facility, city, state, country, latitude, longitude in sites:
+            trial.sites.append(
+                TrialSite(
+                    facility=facility,
+                    city=city,
+                    state=state,
+                    country_code=country,
+                    latitude=latitude,
+                    longitude=longitude,
+                    status="RECRUITING",
+                )
+            )
+        db.session.add(trial)
+        db.session.commit()
