@@ -413,10 +413,16 @@ def add_postal_codes(app, *codes: str) -> None:
 
 
 def add_located_trial(
-    app, nct_id: str, *sites, status="RECRUITING", title: str | None = None
+    app,
+    nct_id: str,
+    *sites,
+    status="RECRUITING",
+    site_status="RECRUITING",
+    title: str | None = None,
 ) -> None:
-    """A neuroblastoma trial whose recruiting sites have coordinates: ``sites`` are
-    (facility, city, state, country_code, latitude, longitude) tuples."""
+    """A neuroblastoma trial whose sites have coordinates: ``sites`` are (facility, city,
+    state, country_code, latitude, longitude) tuples; each site's contact is the desk of
+    its city."""
     with app.app_context():
         trial = Trial(
             nct_id=nct_id,
@@ -437,7 +443,9 @@ def add_located_trial(
                     country_code=country,
                     latitude=latitude,
                     longitude=longitude,
-                    status="RECRUITING",
+                    status=site_status,
+                    contact_name=f"Desk of {city}",
+                    contact_phone="+1 555 0100",
                 )
             )
         db.session.add(trial)

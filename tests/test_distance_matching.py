@@ -8,13 +8,12 @@ import io
 import re
 
 import pytest
-import zipcodes
 from sqlalchemy import select, text
 
 from microsite.extensions import db
-from microsite.models import Lead, LeadMatch, PostalPlace, Trial, TrialSite
-from microsite.trials import matching, places, synonyms
-from tests.helpers import TRIAL_UPDATED, rows
+from microsite.models import Lead, LeadMatch, Trial, TrialSite
+from microsite.trials import matching
+from tests.helpers import add_located_trial, add_postal_codes, rows
 
 # Real children's hospitals: Chicago's where it stands, the others at their city's
 # coordinates as ClinicalTrials.gov gives them.
@@ -32,57 +31,6 @@ MEMPHIS = (
 TORONTO = ("The Hospital for Sick Children", "Toronto", "Ontario", "CA", 43.70011, -79.4163)
 SAN_JUAN = ("Hospital Pediátrico Universitario", "San Juan", "", "PR", 18.46633, -66.10572)
 NOWHERE = ("Hospital Without Coordinates", "Springfield", "Illinois", "US", None, None)
-
-
-def add_postal_codes(app, *codes: str) -> None:
-    """Real ZIP code centres from the zipcodes package, stored as `content load` would."""
-    with app.app_context():
-        for code in codes:
-            [entry] = zipcodes.matching(code)
-            country = (
-                entry["state"] if entry["state"] in places.ZIP_STATES_WITH_OWN_COUNTRY else "US"
-            )
-            db.session.add(
-                PostalPlace(
-                    country=country,
-                    postal_code=code,
-                    place_name=entry["city"],
-                    region=entry["state"],
-                    latitude=float(entry["lat"]),
-                    longitude=float(entry["long"]),
-                )
-            )
-        db.session.commit()
-
-
-def add_trial(app, nct_id: str, *sites, status="RECRUITING", site_status="RECRUITING") -> None:
-    with app.app_context():
-        trial = Trial(
-            nct_id=nct_id,
-            brief_title=f"Study {nct_id}",
-            overall_status=status,
-            phases=["PHASE2"],
-            conditions=["Neuroblastoma"],
-            keywords=[],
-            last_update_on=TRIAL_UPDATED,
-            diagnoses=synonyms.diagnoses_key(["Neuroblastoma"]),
-        )
-        for facility, city, state, country, latitude, longitude in sites:
-            trial.sites.append(
-                TrialSite(
-                    facility=facility,
-                    city=city,
-                    state=state,
-                    country_code=country,
-                    latitude=latitude,
-                    longitude=longitude,
-                    status=site_status,
-                    contact_name=f"Desk of {city}",
-                    contact_phone="+1 555 0100",
-                )
-            )
-        db.session.add(trial)
-        db.session.commit()
 
 
 def apply(client, apply_form, **answers) -> None:
@@ -110,10 +58,10 @@ def the_lead(app) -> Lead:
 @pytest.fixture
 def us_catalog(app):
     add_postal_codes(app, "60637", "77030", "98105", "38105", "00901")
-    add_trial(app, "NCT00000001", SEATTLE)
-    add_trial(app, "NCT00000002", HOUSTON, SEATTLE)
-    add_trial(app, "NCT00000003", MEMPHIS)
-    add_trial(app, "NCT00000004", CHICAGO, HOUSTON)
+    add_located_trial(app, "NCT00000001", SEATTLE)
+    add_located_trial(app, "NCT00000002", HOUSTON, SEATTLE)
+    add_located_trial(app, "NCT00000003", MEMPHIS)
+    add_located_trial(app, "NCT00000004", CHICAGO, HOUSTON)
     return app
 
 
@@ -179,9 +127,9 @@ def test_a_zip_plus_4_code_is_located(us_catalog, client, apply_form):
 def test_sites_without_coordinates_and_trials_not_yet_recruiting_come_after_distances(
     us_catalog, client, apply_form
 ):
-    add_trial(us_catalog, "NCT00000005", NOWHERE)
-    add_trial(us_catalog, "NCT00000006", status="NOT_YET_RECRUITING")
-    add_trial(us_catalog, "NCT00000007", CHICAGO, site_status="NOT_YET_RECRUITING")
+    add_located_trial(us_catalog, "NCT00000005", NOWHERE)
+    add_located_trial(us_catalog, "NCT00000006", status="NOT_YET_RECRUITING")
+    add_located_trial(us_catalog, "NCT00000007", CHICAGO, site_status="NOT_YET_RECRUITING")
     apply(client, apply_form)
     matches = shown(us_catalog)
     assert [m["nct_id"] for m in matches] == [
@@ -199,8 +147,8 @@ def test_sites_without_coordinates_and_trials_not_yet_recruiting_come_after_dist
 
 def test_a_site_across_the_border_counts_by_distance(app, client, apply_form):
     add_postal_codes(app, "48226")  # Detroit: Toronto is nearer than Houston
-    add_trial(app, "NCT00000010", HOUSTON)
-    add_trial(app, "NCT00000011", TORONTO)
+    add_located_trial(app, "NCT00000010", HOUSTON)
+    add_located_trial(app, "NCT00000011", TORONTO)
     apply(client, apply_form, postal_code="48226")
     assert [m["nct_id"] for m in shown(app)] == ["NCT00000011", "NCT00000010"]
 
@@ -208,8 +156,8 @@ def test_a_site_across_the_border_counts_by_distance(app, client, apply_form):
 def test_the_box_widens_until_enough_trials_are_found(app, client, apply_form):
     add_postal_codes(app, "98105")
     for number in range(7):  # all far from Seattle
-        add_trial(app, f"NCT0000002{number}", HOUSTON if number % 2 else MEMPHIS)
-    add_trial(app, "NCT00000030", SEATTLE)
+        add_located_trial(app, f"NCT0000002{number}", HOUSTON if number % 2 else MEMPHIS)
+    add_located_trial(app, "NCT00000030", SEATTLE)
     apply(client, apply_form, postal_code="98105")
     matches = shown(app)
     assert len(matches) == matching.MAX_MATCHES
@@ -228,7 +176,7 @@ def test_the_box_widens_until_enough_trials_are_found(app, client, apply_form):
 def test_an_unknown_or_missing_postal_code_ranks_by_country_and_says_so(
     us_catalog, client, apply_form, postal_code, says
 ):
-    add_trial(us_catalog, "NCT00000012", TORONTO)
+    add_located_trial(us_catalog, "NCT00000012", TORONTO)
     apply(client, apply_form, postal_code=postal_code)
     matches = shown(us_catalog)
     assert {m["ranked_by"] for m in matches} == {"country"}
@@ -240,7 +188,7 @@ def test_an_unknown_or_missing_postal_code_ranks_by_country_and_says_so(
 
 
 def test_a_puerto_rico_zip_code_is_located_under_pr(us_catalog, client, apply_form):
-    add_trial(us_catalog, "NCT00000013", SAN_JUAN)
+    add_located_trial(us_catalog, "NCT00000013", SAN_JUAN)
     apply(client, apply_form, country="PR", postal_code="00901", travel_distance="80")
     first = shown(us_catalog)[0]
     assert (first["nct_id"], first["ranked_by"], first["within_travel"]) == (
