@@ -63,10 +63,10 @@ test: lint translations ## ruff, the Spanish catalog check (tools/catalog_check.
 		echo "The PostgreSQL run was skipped: set TEST_DATABASE_URL, e.g. to postgresql+psycopg://postgres@127.0.0.1:5433/microsite_test, to run the suite on PostgreSQL as well (README, Tests)."; \
 	fi
 
-BENCHES := export http trials places
+BENCHES := export http trials places alerts
 
-bench: install ## Benchmarks: CSV export vs sqlite3 -csv, HTTP (wrk) vs hello-world, trial import and matching (by distance vs by country), postal-code import; BENCH=export|http|trials|places runs one
-	@case "$(BENCH)" in ""|all|export|http|trials|places) ;; *) echo "BENCH must be one of: $(BENCHES), all; not $(BENCH)"; exit 1;; esac
+bench: install ## Benchmarks: CSV export vs sqlite3 -csv, HTTP (wrk) vs hello-world, trial import and matching (by distance vs by country), postal-code import, flask alerts send (time, memory, SQL statements per lead); BENCH=export|http|trials|places|alerts runs one
+	@case "$(BENCH)" in ""|all|export|http|trials|places|alerts) ;; *) echo "BENCH must be one of: $(BENCHES), all; not $(BENCH)"; exit 1;; esac
 	@if [ "$(BENCH)" = "" ] || [ "$(BENCH)" = all ] || [ "$(BENCH)" = export ]; then \
 		command -v sqlite3 >/dev/null || { echo "bench needs the sqlite3 command: install it with: apt-get install -y sqlite3"; exit 1; }; \
 		echo "$(VENV)/bin/python -m bench.export $(EXPORT_BENCH_ARGS)"; \
@@ -86,6 +86,10 @@ bench: install ## Benchmarks: CSV export vs sqlite3 -csv, HTTP (wrk) vs hello-wo
 	@if [ "$(BENCH)" = "" ] || [ "$(BENCH)" = all ] || [ "$(BENCH)" = places ]; then \
 		echo "$(VENV)/bin/python -m bench.places_import $(PLACES_BENCH_ARGS)"; \
 		$(VENV)/bin/python -m bench.places_import $(PLACES_BENCH_ARGS) || exit 1; \
+	fi
+	@if [ "$(BENCH)" = "" ] || [ "$(BENCH)" = all ] || [ "$(BENCH)" = alerts ]; then \
+		echo "$(VENV)/bin/python -m bench.alerts $(ALERTS_BENCH_ARGS)"; \
+		$(VENV)/bin/python -m bench.alerts $(ALERTS_BENCH_ARGS) || exit 1; \
 	fi
 
 loadtest: install ## Load and fault tests on gunicorn: 2,000 applications (SQLite; two instances on PostgreSQL and Redis), a killed worker, a reload, the database stopped
