@@ -48,6 +48,11 @@ ACTIONS = {
     "password reset": "Sent a password-reset link",
     "password changed": "Changed their password",
     "languages": "Changed a member's languages",
+    "factor added": "Added a sign-in method (passkey or authenticator app)",
+    "factor removed": "Removed a sign-in method",
+    "recovery codes": "Made new recovery codes",
+    "recovery code used": "Signed in with a recovery code",
+    "mfa reset": "Reset a member's sign-in methods",
 }
 
 # Who did it when no staff member is signed in: the public site (a family withdrawing).

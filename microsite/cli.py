@@ -10,7 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import alert_sending, auth, config, dates, digest, erasure, exports, mail, runs
+from . import alert_sending, auth, config, dates, digest, erasure, exports, mail, runs, team
 from .access_commands import audit
 from .choices import STAFF_ROLES
 from .content import load_testimonials
@@ -143,6 +143,18 @@ def staff_set_role(email: str, role: str) -> None:
 def staff_disable(email: str) -> None:
     user = _change(email, auth.disable)
     click.echo(f"Staff user {user.email} disabled.")
+
+
+@staff.command(
+    "reset-mfa",
+    help="Remove every passkey, authenticator app and recovery code of a staff user who "
+    "lost them (the last admin, when no other admin can do it on the Team page), and end "
+    "their sessions: they set up a new second factor at their next sign-in. Recorded.",
+)
+@click.argument("email")
+def staff_reset_mfa(email: str) -> None:
+    user = _change(email, team.reset_factors)
+    click.echo(f"Sign-in methods of {user.email} removed; they set up a new one at sign-in.")
 
 
 @staff.command(

@@ -15,6 +15,7 @@ import secrets
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
@@ -50,6 +51,11 @@ DEFAULT_PORT = 5000
 DEFAULTS: dict[str, object] = {
     "MICROSITE_ENV": "development",
     "SECRET_KEY": None,
+    # Encrypts staff authenticator-app secrets at rest; a key of its own, not SECRET_KEY.
+    # None: development generates one into instance/mfa_key; production refuses to start.
+    "MFA_ENCRYPTION_KEY": None,
+    # The WebAuthn relying-party id for passkeys: PUBLIC_URL's host name when None.
+    "WEBAUTHN_RP_ID": None,
     "DATABASE_URL": None,  # None: a SQLite file in instance/
     "PUBLIC_URL": None,  # None: http://localhost:<PORT, or 5000>
     "TRUSTED_PROXY_HOPS": 0,  # reverse proxies in front of the app; 0 ignores X-Forwarded-*
@@ -107,6 +113,7 @@ _FALSE = {"0", "false", "no", "off", ""}
 EXPORT_SCOPES = ("all", "assigned")
 
 SECRET_KEY_FILE = "secret_key"
+MFA_KEY_FILE = "mfa_key"
 DATABASE_FILE = "microsite.sqlite3"
 
 
@@ -163,17 +170,17 @@ def database_uri(url: str | None, instance_path: str) -> str:
     return url
 
 
-def development_secret_key(instance_path: str) -> str:
-    """The key kept in ``instance/secret_key``, created once with mode 600.
+def development_secret_key(instance_path: str, name: str = SECRET_KEY_FILE) -> str:
+    """The key kept in ``instance/<name>`` (``secret_key``), created once with mode 600.
 
     Several workers may start at once: each writes a complete key to a private temporary
     file and tries to hard-link it into place. Only one link succeeds; everyone then reads
     the file that won, so all workers sign with the same key.
     """
-    key_path = Path(instance_path) / SECRET_KEY_FILE
+    key_path = Path(instance_path) / name
     if not key_path.exists():
         key_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=key_path.parent, prefix=".secret_key.")
+        fd, temporary = tempfile.mkstemp(dir=key_path.parent, prefix=f".{name}.")
         try:
             with os.fdopen(fd, "w") as handle:  # mkstemp creates it with mode 600
                 handle.write(secrets.token_hex(32))
@@ -230,10 +237,13 @@ def finish(config: dict, instance_path: str, environ=os.environ) -> None:
         if environment == "production":
             raise ConfigError("SECRET_KEY must be set in production")
         config["SECRET_KEY"] = development_secret_key(instance_path)
+    if not config.get("MFA_ENCRYPTION_KEY") and environment != "production":
+        config["MFA_ENCRYPTION_KEY"] = development_secret_key(instance_path, MFA_KEY_FILE)
     config.setdefault(
         "SQLALCHEMY_DATABASE_URI", database_uri(config.get("DATABASE_URL"), instance_path)
     )
     config["PUBLIC_URL"] = str(config["PUBLIC_URL"] or development_url(environ)).rstrip("/")
+    config["WEBAUTHN_RP_ID"] = config.get("WEBAUTHN_RP_ID") or public_host(config["PUBLIC_URL"])
     _finish_cookies_and_bounds(config)
     if environment == "production":
         problems = configuration_problems(config)
@@ -280,11 +290,33 @@ def configuration_warnings(config, today: date) -> list[str]:
     return warnings
 
 
+def public_host(url: str) -> str:
+    return urlsplit(url).hostname or ""
+
+
+def _weak(key: str) -> bool:
+    return len(key) < WEAK_KEY_LENGTH or len(set(key)) < 8
+
+
 def configuration_problems(config) -> list[str]:
     """What keeps a configuration from being safe in production."""
     problems = []
+    mfa_key = config.get("MFA_ENCRYPTION_KEY") or ""
+    if _weak(mfa_key) or mfa_key == config.get("SECRET_KEY"):
+        problems.append(
+            f"MFA_ENCRYPTION_KEY is missing or weak: use at least {WEAK_KEY_LENGTH} random "
+            "characters of its own (not SECRET_KEY), and back it up: without it no "
+            "authenticator app can sign in (staff reset-mfa for everyone)"
+        )
+    rp_id = config.get("WEBAUTHN_RP_ID") or ""
+    host = public_host(str(config.get("PUBLIC_URL") or ""))
+    if rp_id != host:
+        problems.append(
+            f"WEBAUTHN_RP_ID {rp_id!r} does not match PUBLIC_URL's host {host!r}: passkeys "
+            "would not work; leave it unset (it is then PUBLIC_URL's host)"
+        )
     key = config.get("SECRET_KEY") or ""
-    if len(key) < WEAK_KEY_LENGTH or len(set(key)) < 8:
+    if _weak(key):
         problems.append(
             f"SECRET_KEY is missing or weak: use at least {WEAK_KEY_LENGTH} random characters, "
             'e.g. python -c "import secrets; print(secrets.token_hex(32))"'

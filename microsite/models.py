@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -328,8 +330,57 @@ class StaffSession(db.Model):
     end_reason: Mapped[str | None] = mapped_column(String(40))
     # A few words to tell one's sessions apart ("Chrome on Linux"); never an address.
     device: Mapped[str | None] = mapped_column(String(60))
+    # When the member proved a second factor in this session; None: a "password-only"
+    # session, which reaches nothing but enrolment and the challenge (``mfa.py``).
+    second_factor_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The WebAuthn challenge this session was last given (base64url), used once.
+    webauthn_challenge: Mapped[str | None] = mapped_column(String(200))
 
     staff: Mapped[StaffUser] = relationship(lazy="raise")
+
+
+FACTOR_KINDS = ("passkey", "totp")
+
+
+class StaffFactor(db.Model):
+    """A second factor of a staff member: a passkey or security key (WebAuthn), or an
+    authenticator app (TOTP). A member may hold several, each named."""
+
+    __tablename__ = "staff_factor"
+    __table_args__ = (_one_of("kind", FACTOR_KINDS),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A passkey: its credential id (base64url, unique), COSE public key, sign count and
+    # transports ("internal,hybrid").
+    credential_id: Mapped[str | None] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    transports: Mapped[str | None] = mapped_column(String(100))
+    # An authenticator app: its secret, encrypted with MFA_ENCRYPTION_KEY, and the last
+    # 30-second step a code was accepted for (a code works once).
+    totp_secret: Mapped[str | None] = mapped_column(Text)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class RecoveryCode(db.Model):
+    """A single-use recovery code, hashed like a password; a new set replaces the old."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LeadNote(db.Model):

@@ -34,7 +34,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
-from . import access, auth, mail
+from . import access, auth, mail, mfa
 from .choices import LANGUAGE_CODES, LANGUAGE_NAMES, OPEN_LEAD_STATUSES
 from .extensions import db
 from .models import Lead, StaffSession, StaffUser
@@ -320,6 +320,14 @@ def end_sessions(user: StaffUser) -> int:
         access.record("session ended", detail=user.email)
         log.info("team: %d sessions of user %d ended", ended, user.id)
     return ended
+
+
+def reset_factors(user: StaffUser) -> int:
+    """Remove every sign-in factor and recovery code of a member who lost them (recorded;
+    their sessions end; they enrol again at their next sign-in)."""
+    removed = mfa.reset(user)
+    access.record("mfa reset", detail=user.email)
+    return removed
 
 
 # --- One's own account -----------------------------------------------------------------------

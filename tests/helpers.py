@@ -8,7 +8,9 @@ No test module imports another test module: what two of them share is here.
 
 from __future__ import annotations
 
+import base64
 import email
+import hashlib
 import os
 import re
 import socket
@@ -19,13 +21,14 @@ from email import policy
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pyotp
 import pytest
 from sqlalchemy import func, inspect, select
 
-from microsite import auth
+from microsite import auth, mfa
 from microsite.extensions import db
 from microsite.leads import CONSENT_VERSION
-from microsite.models import Lead, Trial, TrialSite, utcnow
+from microsite.models import Lead, StaffFactor, Trial, TrialSite, utcnow
 from microsite.staff.views import PUBLIC_ENDPOINTS
 from microsite.trials import synonyms
 
@@ -171,18 +174,60 @@ def submit_share(app, **answers):
 # --- Staff --------------------------------------------------------------------------------
 
 
+def totp_secret(email: str) -> str:
+    """The authenticator-app secret every test member holds: derived from the address, so
+    a test can make its codes (``totp_code``)."""
+    address = email.strip().lower()
+    return base64.b32encode(hashlib.sha256(address.encode()).digest()[:20]).decode()
+
+
+def totp_code(email: str, step_offset: int = 0) -> str:
+    """The member's code of now (or of the step ``step_offset`` away)."""
+    totp = pyotp.TOTP(totp_secret(email))
+    return totp.generate_otp(totp.timecode(utcnow()) + step_offset)
+
+
 def create_staff_user(
     app,
     email: str = STAFF_EMAIL,
     password: str = STAFF_PASSWORD,
     role: str | None = None,
     languages: str = "en",
+    with_app: bool = True,
 ) -> int:
-    """A member who can sign in; the first of a team is its admin (as on the CLI)."""
+    """A member who can sign in; the first of a team is its admin (as on the CLI). With
+    an authenticator app (``totp_secret``) unless ``with_app`` is False: such a member
+    enrols at their first sign-in."""
     with app.app_context():
         user = auth.create_staff(email, password, role=role, languages=languages)
+        if with_app:
+            db.session.add(
+                StaffFactor(
+                    staff_id=user.id,
+                    kind="totp",
+                    name="Test app",
+                    totp_secret=mfa.encrypt(totp_secret(user.email)),
+                )
+            )
         db.session.commit()
         return user.id
+
+
+def allow_code_again(app, email: str) -> None:
+    """Forget the member's last used step, so the code of now works again: a test signs
+    in many times within 30 seconds, which a person never does."""
+    with app.app_context():
+        user = auth.find_staff(email)
+        for factor in db.session.scalars(select(StaffFactor).filter_by(staff_id=user.id)):
+            factor.totp_last_step = None
+        db.session.commit()
+
+
+def answer_challenge(client, email: str = STAFF_EMAIL):
+    """The second step of signing in: the code of the member's authenticator app."""
+    allow_code_again(client.application, email)
+    token = csrf_token(client, "/staff/mfa")
+    return client.post("/staff/mfa/code", data={"csrf_token": token, "code": totp_code(email)})
 
 
 def csrf_token(client, path: str = "/staff/login") -> str:
@@ -195,13 +240,23 @@ def csrf_token(client, path: str = "/staff/login") -> str:
 def log_in(
     client, email: str = STAFF_EMAIL, password: str = STAFF_PASSWORD, next: str | None = None
 ):
-    """Sign in through the form, as a browser does; returns the POST's response."""
+    """Sign in through the form, as a browser does, then answer the second-factor
+    challenge with the member's authenticator code when asked; returns the last POST's
+    response (the password's, when it did not lead to the challenge)."""
     token = csrf_token(client)
-    return client.post(
+    response = client.post(
         "/staff/login",
         query_string=None if next is None else {"next": next},
         data={"csrf_token": token, "email": email, "password": password},
     )
+    if response.status_code == 303 and response.headers["Location"] == "/staff/mfa":
+        allow_code_again(client.application, email)
+        with client.application.app_context():
+            user = auth.find_staff(email)
+            enrolled = user is not None and mfa.has_factor(user.id)
+        if enrolled:
+            return answer_challenge(client, email)
+    return response
 
 
 def post_on_lead_page(client, lead_id: int, action: str, **data):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from .. import team
+from .. import mfa, team
 from ..auth import StaffError
 from ..extensions import db, limiter
 from ..web.ratelimit import limit_from
@@ -27,6 +27,8 @@ def render_account(form: ChangePasswordForm | None = None, code: int = 200):
     return render_template(
         "staff/account.html",
         sessions=team.own_sessions(current_user),
+        factors=mfa.factors(current_user.id),
+        recovery_codes_left=mfa.unused_recovery_codes(current_user.id),
         form=form or ChangePasswordForm(),
     ), code
 

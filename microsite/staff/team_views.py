@@ -170,6 +170,20 @@ def team_end_sessions(member_id: int):
     return _button(member_id, end)
 
 
+@bp.post("/team/<int:member_id>/reset-mfa")
+@admin_only
+def team_reset_mfa(member_id: int):
+    def reset(user):
+        removed = domain.reset_factors(user)
+        return (
+            f"{_plural(removed, 'sign-in method')} of {user.email} removed, with their "
+            "recovery codes; their sessions have ended. They set up a new one at their next "
+            "sign-in."
+        )
+
+    return _button(member_id, reset)
+
+
 @bp.post("/team/<int:member_id>/password-reset")
 @admin_only
 def team_send_reset(member_id: int):

@@ -13,6 +13,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     stream_with_context,
     url_for,
 )
@@ -20,7 +21,7 @@ from flask_limiter import RateLimitExceeded
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import access, auth, callbacks, dates, exports
+from .. import access, auth, callbacks, dates, exports, mfa
 from .. import dashboard as dashboard_data
 from ..choices import (
     COUNTRIES,
@@ -53,6 +54,21 @@ log = logging.getLogger(__name__)
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 PUBLIC_ENDPOINTS = {"staff.login", "staff.set_password"}
+# The pages a password-only session may reach: enrolment and the challenge (mfa_views.py).
+PASSWORD_ONLY_ENDPOINTS = {
+    "staff.mfa",
+    "staff.mfa_code",
+    "staff.mfa_recovery",
+    "staff.mfa_passkey_options",
+    "staff.mfa_passkey",
+    "staff.mfa_setup",
+    "staff.mfa_setup_app",
+    "staff.mfa_setup_passkey_options",
+    "staff.mfa_setup_passkey",
+    "staff.mfa_recovery_codes",
+    "staff.logout",
+}
+AFTER_SIGN_IN = "after_sign_in"  # where to go once the second factor is proven
 FILTER_NAMES = (
     "q",
     "from",
@@ -107,6 +123,13 @@ def require_staff():
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if current_user.is_authenticated and auth.check_session():
+        if not mfa.verified(auth.current_session()):
+            # A password alone reaches enrolment and the challenge, nothing else.
+            if request.endpoint in PASSWORD_ONLY_ENDPOINTS:
+                return None
+            if request.path.endswith(".csv"):
+                abort(401)
+            return redirect(url_for("staff.mfa"), 303)
         if request.endpoint in ADMIN_ONLY and not current_user.is_admin:
             log.info("staff: user %d refused %s", current_user.id, request.endpoint)
             if request.path.endswith(".csv"):
@@ -151,7 +174,9 @@ def login():
         log.info("staff: failed sign-in")
         return render_login(form, 401, "wrong")
     auth.sign_in(user)
-    return redirect(auth.safe_next(request.args.get("next")) or url_for(".dashboard"), 303)
+    # A password-only session: the second factor comes next, then where the member was going.
+    session[AFTER_SIGN_IN] = auth.safe_next(request.args.get("next"))
+    return redirect(url_for(".mfa"), 303)
 
 
 @bp.errorhandler(RateLimitExceeded)

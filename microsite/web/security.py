@@ -32,7 +32,9 @@ PERMISSIONS_POLICY = ", ".join(
         "display-capture=()",
         "screen-wake-lock=()",
         "idle-detection=()",
-        "publickey-credentials-get=()",
+        # Passkeys sign staff in, on this site only.
+        "publickey-credentials-get=(self)",
+        "publickey-credentials-create=(self)",
         "clipboard-write=(self)",
     ]
 )
