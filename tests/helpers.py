@@ -177,7 +177,7 @@ def submit_share(app, **answers):
 def totp_secret(email: str) -> str:
     """The authenticator-app secret every test member holds: derived from the address, so
     a test can make its codes (``totp_code``)."""
-    address = email.strip().lower()
+    address = auth.normalize_email(email)  # any spelling that signs in
     return base64.b32encode(hashlib.sha256(address.encode()).digest()[:20]).decode()
 
 
@@ -237,18 +237,26 @@ def csrf_token(client, path: str = "/staff/login") -> str:
     return rendered_hidden_fields(page.get_data(as_text=True))["csrf_token"]
 
 
+def log_in_with_password(
+    client, email: str = STAFF_EMAIL, password: str = STAFF_PASSWORD, next: str | None = None
+):
+    """The first step of signing in alone: the password through the form; a right one
+    leaves a password-only session (303 to /staff/mfa)."""
+    token = csrf_token(client)
+    return client.post(
+        "/staff/login",
+        query_string=None if next is None else {"next": next},
+        data={"csrf_token": token, "email": email, "password": password},
+    )
+
+
 def log_in(
     client, email: str = STAFF_EMAIL, password: str = STAFF_PASSWORD, next: str | None = None
 ):
     """Sign in through the form, as a browser does, then answer the second-factor
     challenge with the member's authenticator code when asked; returns the last POST's
     response (the password's, when it did not lead to the challenge)."""
-    token = csrf_token(client)
-    response = client.post(
-        "/staff/login",
-        query_string=None if next is None else {"next": next},
-        data={"csrf_token": token, "email": email, "password": password},
-    )
+    response = log_in_with_password(client, email, password, next)
     if response.status_code == 303 and response.headers["Location"] == "/staff/mfa":
         allow_code_again(client.application, email)
         with client.application.app_context():
@@ -257,6 +265,31 @@ def log_in(
         if enrolled:
             return answer_challenge(client, email)
     return response
+
+
+SECRET_SHOWN = re.compile(r'<code class="secret">([A-Z2-7]+)</code>')
+
+
+def enrol_app(client, name: str = "Phone app", step_offset: int = 0):
+    """Add an authenticator app from the set-up page, as a person does: read the key the
+    page shows as text, make the app's code (of the step ``step_offset`` away) and send
+    it. Returns the POST's response and the key."""
+    page = client.get("/staff/mfa/setup")
+    assert page.status_code == 200, page.headers.get("Location")
+    html = page.get_data(as_text=True)
+    secret = SECRET_SHOWN.search(html)[1]
+    fields = rendered_hidden_fields(html)
+    totp = pyotp.TOTP(secret)
+    response = client.post(
+        "/staff/mfa/setup/app",
+        data={
+            "csrf_token": fields["csrf_token"],
+            "secret": fields["secret"],
+            "code": totp.generate_otp(totp.timecode(utcnow()) + step_offset),
+            "name": name,
+        },
+    )
+    return response, secret
 
 
 def post_on_lead_page(client, lead_id: int, action: str, **data):

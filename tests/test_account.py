@@ -79,8 +79,10 @@ def test_the_account_page_lists_ones_open_sessions_and_marks_this_one(app, membe
     page = laptop.get("/staff/account")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    devices = re.findall(r'<th scope="row">(.*?)</th>', html)
+    sessions, factors = html.split('id="factors-title"')
+    devices = re.findall(r'<th scope="row">(.*?)</th>', sessions)
     assert devices == ["Chrome on Linux <strong>(this session)</strong>", "Firefox on Windows"]
+    assert re.findall(r'<th scope="row">(.*?)</th>', factors) == ["Test app"]  # one's own
     assert html.count(">End this session</button>") == 1
     assert "End all other sessions" in html
     assert "Sign out to end it" in html

@@ -21,6 +21,8 @@ def clean_environment(monkeypatch):
     for name in (
         "MICROSITE_ENV",
         "SECRET_KEY",
+        "MFA_ENCRYPTION_KEY",
+        "WEBAUTHN_RP_ID",
         "DATABASE_URL",
         "ORG_NAME",
         "CALLBACK_BUSINESS_DAYS",
@@ -110,17 +112,26 @@ def test_a_configuration_that_cannot_run_is_refused(tmp_path, monkeypatch, envir
 def test_production_runs_with_a_configured_key(tmp_path, monkeypatch):
     monkeypatch.setenv("MICROSITE_ENV", "production")
     key = "3f9c2a7b1e8d4f6a0c5b9e2d7a1f4c8b" * 2
+    mfa_key = "7e1d9b3a5c8f2e4d6b0a9c7e5f3d1b2a" * 2
     monkeypatch.setenv("SECRET_KEY", key)
-    assert build(tmp_path).secret_key == key
+    monkeypatch.setenv("MFA_ENCRYPTION_KEY", mfa_key)
+    app = build(tmp_path)
+    assert app.secret_key == key
+    assert app.config["MFA_ENCRYPTION_KEY"] == mfa_key
+    assert not (tmp_path / "mfa_key").exists()  # production never generates a key
 
 
 def test_development_generates_a_private_key_once_and_reuses_it(tmp_path):
-    first = build(tmp_path).secret_key
-    key_file = tmp_path / "secret_key"
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    assert len(first) == 64
-    assert build(tmp_path).secret_key == first
-    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]  # no temporary files left
+    first = build(tmp_path)
+    for name in ("secret_key", "mfa_key"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
+    assert len(first.secret_key) == 64 and len(first.config["MFA_ENCRYPTION_KEY"]) == 64
+    assert first.config["MFA_ENCRYPTION_KEY"] != first.secret_key  # a key of its own
+    again = build(tmp_path)
+    assert again.secret_key == first.secret_key
+    assert again.config["MFA_ENCRYPTION_KEY"] == first.config["MFA_ENCRYPTION_KEY"]
+    # No temporary files left.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mfa_key", "secret_key"]
 
 
 def test_an_empty_key_file_is_reported(tmp_path):

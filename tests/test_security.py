@@ -32,6 +32,10 @@ def assert_security_headers(headers, path: str) -> None:
     for denied in ("camera=()", "microphone=()", "geolocation=()", "payment=()"):
         assert denied in policy, path
     assert "clipboard-write=(self)" in policy and "web-share=()" not in policy, path
+    # Passkeys sign staff in, on this site only.
+    assert "publickey-credentials-get=(self)" in policy, path
+    assert "publickey-credentials-create=(self)" in policy, path
+    assert "publickey-credentials-get=()" not in policy, path
     assert "Strict-Transport-Security" not in headers, path  # plain HTTP: no HSTS
 
 
@@ -234,6 +238,7 @@ def test_production_accepts_scrypt_at_full_cost_or_more(tmp_path, method):
             "MICROSITE_ENV": "production",
             "DATABASE_URL": "sqlite://",
             "SECRET_KEY": "9f8e7d6c5b4a39281706f5e4d3c2b1a0" * 2,
+            "MFA_ENCRYPTION_KEY": "0a1b2c3d4e5f60718293a4b5c6d7e8f9" * 2,
             "PASSWORD_HASH_METHOD": method,
         }
     )
@@ -246,6 +251,7 @@ def test_production_starts_with_a_strong_key(tmp_path):
             "MICROSITE_ENV": "production",
             "DATABASE_URL": "sqlite://",
             "SECRET_KEY": "9f8e7d6c5b4a39281706f5e4d3c2b1a0" * 2,
+            "MFA_ENCRYPTION_KEY": "0a1b2c3d4e5f60718293a4b5c6d7e8f9" * 2,
         }
     )
     result = app.test_cli_runner().invoke(args=["check-config"])

@@ -847,8 +847,10 @@ def test_every_staff_response_is_no_store(staff_client, app):
     add_lead(app)
     token = csrf_token(staff_client, "/staff/")
     responses = {}
+    # Signing out and resetting one's own sign-in methods end this session: they come last.
+    last = ("/staff/logout", "/staff/team/1/reset-mfa")
     for method, path in staff_routes(app):
-        if path == "/staff/logout":
+        if path in last:
             continue
         if method == "GET":
             responses[f"GET {path}"] = response = staff_client.get(path)
@@ -860,13 +862,19 @@ def test_every_staff_response_is_no_store(staff_client, app):
     responses["POST /staff/leads/1/status without token"] = staff_client.post(
         "/staff/leads/1/status"
     )
+    responses["POST /staff/team/1/reset-mfa"] = staff_client.post(
+        "/staff/team/1/reset-mfa", data={"csrf_token": token}
+    )
     responses["POST /staff/logout"] = staff_client.post("/staff/logout", data={"csrf_token": token})
     anonymous = app.test_client()
     responses["anonymous GET /staff/login"] = anonymous.get("/staff/login")
     responses["anonymous GET /staff/"] = anonymous.get("/staff/")
     responses["anonymous GET /staff/leads.csv"] = anonymous.get("/staff/leads.csv")
     responses["anonymous wrong sign-in"] = log_in(anonymous, password="wrong password here")
-    responses["sign-in"] = log_in(anonymous)
+    responses["sign-in"] = log_in(anonymous)  # a password-only session: the reset came first
+    responses["password-only GET /staff/"] = anonymous.get("/staff/")
+    responses["password-only GET /staff/leads.csv"] = anonymous.get("/staff/leads.csv")
+    responses["password-only GET /staff/mfa/setup"] = anonymous.get("/staff/mfa/setup")
     for response in responses.values():  # read every body, as a browser would
         response.get_data()
         response.close()

@@ -39,17 +39,20 @@ def for_admins(path: str) -> bool:
 
 @pytest.fixture
 def team(app):
-    """An admin (the team's first member), a navigator, and a lead and a testimonial with
-    id 1, so every route with an id has something to act on."""
-    create_staff_user(app)
+    """A navigator (member 1), an admin, and a lead with id 1, so every route with an id
+    has something to act on. The admin's member actions (/staff/team/1/...) fall on the
+    navigator: resetting one's own sign-in methods would end one's sessions."""
     create_staff_user(app, NAVIGATOR_EMAIL, NAVIGATOR_PASSWORD, role="navigator")
+    create_staff_user(app, role="admin")
     add_lead(app)
     return app
 
 
 def signed_in(app, email: str, password: str):
+    """A client signed in with the password and the second factor."""
     client = app.test_client()
-    assert log_in(client, email, password).status_code == 303
+    response = log_in(client, email, password)
+    assert (response.status_code, response.headers["Location"]) == (303, "/staff/")
     return client
 
 

@@ -14,17 +14,20 @@ from sqlalchemy import select, update
 
 from microsite import team
 from microsite.extensions import db
-from microsite.models import AccessRecord, OutboxMessage, StaffSession, StaffUser
+from microsite.models import AccessRecord, OutboxMessage, StaffFactor, StaffSession, StaffUser
 from tests.helpers import (
     PUBLIC_URL,
     STAFF_EMAIL,
     STAFF_PASSWORD,
     add_lead,
+    answer_challenge,
     count,
     create_staff_user,
     csrf_token,
+    enrol_app,
     fetch,
     log_in,
+    log_in_with_password,
     rendered_hidden_fields,
     rows,
 )
@@ -112,6 +115,15 @@ def set_password_with(client, path: str, password=NEW_PASSWORD, confirm=None):
         client, "/staff/login", path, password=password,
         confirm_password=password if confirm is None else confirm,
     )  # fmt: skip
+
+
+def assert_password_opens_the_challenge(app, email: str, password: str) -> None:
+    """The password is right: it leads to the second factor (whose codes only the
+    member's app knows)."""
+    client = app.test_client()
+    response = log_in_with_password(client, email, password)
+    assert (response.status_code, response.headers["Location"]) == (303, "/staff/mfa")
+    assert "Use your authenticator app" in client.get("/staff/mfa").get_data(as_text=True)
 
 
 def old_link(app, monkeypatch, user_id: int, purpose: str, age: timedelta) -> str:
@@ -207,12 +219,21 @@ def test_an_invitation_makes_an_invited_member_and_a_mail_whose_link_works_once(
 
     response = set_password_with(newcomer, path)
     assert response.status_code == 303 and response.headers["Location"] == "/staff/"
+    # A password alone opens nothing: the newcomer sets up a second factor first.
+    asked = newcomer.get("/staff/")
+    assert (asked.status_code, asked.headers["Location"]) == (303, "/staff/mfa")
+    challenge = newcomer.get("/staff/mfa")
+    assert (challenge.status_code, challenge.headers["Location"]) == (303, "/staff/mfa/setup")
+    enrolled, _ = enrol_app(newcomer)
+    assert enrolled.status_code == 303
+    assert enrolled.headers["Location"] == "/staff/mfa/recovery-codes"
     dashboard = newcomer.get("/staff/")
     assert dashboard.status_code == 200
     assert 'href="/staff/team"' not in dashboard.get_data(as_text=True)  # a navigator
     assert fetch(app, StaffUser, user.id).password_hash
     assert records(app, "password changed") == [(NEWCOMER, "password changed", NEWCOMER)]
-    assert log_in(app.test_client(), NEWCOMER, NEW_PASSWORD).status_code == 303
+    assert [action for _, action, _ in records(app)][-1] == "factor added"
+    assert_password_opens_the_challenge(app, NEWCOMER, NEW_PASSWORD)
 
     # Once: the link is used now, on a GET and on a POST alike.
     again = app.test_client()
@@ -224,7 +245,7 @@ def test_an_invitation_makes_an_invited_member_and_a_mail_whose_link_works_once(
         path, data={"csrf_token": token, "password": "x" * 20, "confirm_password": "x" * 20}
     )
     assert replay.status_code == 410
-    assert log_in(app.test_client(), NEWCOMER, NEW_PASSWORD).status_code == 303
+    assert_password_opens_the_challenge(app, NEWCOMER, NEW_PASSWORD)
 
 
 def test_an_admin_can_be_invited(app, admin_client):
@@ -402,6 +423,11 @@ def test_a_reset_link_sets_a_new_password_once_and_ends_the_old_sessions(
     page = client.get(path).get_data(as_text=True)
     assert "Choose a new password" in page and NAVIGATOR in page
     assert set_password_with(client, path).status_code == 303
+    # The link is no second factor, and removed none: the member's app answers.
+    asked = client.get("/staff/")
+    assert (asked.status_code, asked.headers["Location"]) == (303, "/staff/mfa")
+    assert count(app, StaffFactor, StaffFactor.staff_id == navigator) == 1
+    assert answer_challenge(client, NAVIGATOR).headers["Location"] == "/staff/"
     assert client.get("/staff/").status_code == 200
     assert is_sign_in_redirect(member.get("/staff/"))  # the old session has ended
     assert log_in(app.test_client(), NAVIGATOR, NAVIGATOR_PASSWORD).status_code == 401
