@@ -42,7 +42,7 @@ from webauthn import (
     verify_registration_response,
 )
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
-from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
+from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
     AuthenticatorTransport,
@@ -269,7 +269,7 @@ def add_passkey(user: StaffUser, row: StaffSession, credential: str, name: str) 
             expected_origin=origin(),
             require_user_verification=True,
         )
-    except (InvalidRegistrationResponse, ValueError, KeyError, TypeError) as error:
+    except (WebAuthnException, ValueError, KeyError, TypeError) as error:  # any bad answer
         log.info("staff: user %d passkey refused (%s)", user.id, type(error).__name__)
         raise FactorError("The passkey could not be checked. Try again.") from None
     credential_id = bytes_to_base64url(verified_registration.credential_id)
@@ -319,7 +319,9 @@ def check_passkey(user: StaffUser, row: StaffSession, credential: str) -> StaffF
     try:
         credential_id = json.loads(credential)["rawId"]
     except (ValueError, KeyError, TypeError):
-        raise FactorError("The passkey answer was not complete. Try again.") from None
+        credential_id = None
+    if not isinstance(credential_id, str):
+        raise FactorError("The passkey answer was not complete. Try again.")
     factor = db.session.scalar(
         select(StaffFactor).filter_by(staff_id=user.id, kind="passkey", credential_id=credential_id)
     )
@@ -335,7 +337,7 @@ def check_passkey(user: StaffUser, row: StaffSession, credential: str) -> StaffF
             credential_current_sign_count=factor.sign_count,
             require_user_verification=True,
         )
-    except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as error:
+    except (WebAuthnException, ValueError, KeyError, TypeError) as error:  # any bad answer
         log.warning(
             "staff: user %d passkey %d refused (%s)", user.id, factor.id, type(error).__name__
         )

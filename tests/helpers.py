@@ -454,10 +454,14 @@ class SMTPServer:
 # --- The command line, as an operator runs it ----------------------------------------------
 
 
-def flask_command(*args: str, url: str, check: bool = False) -> subprocess.CompletedProcess:
+def flask_command(
+    *args: str, url: str, check: bool = False, env: dict[str, str | None] | None = None
+) -> subprocess.CompletedProcess:
     """``flask --app microsite ARGS`` in a process of its own, DATABASE_URL in its
-    environment; with ``check``, a non-zero exit fails the test."""
-    environment = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "s" * 40}
+    environment and ``env`` over it (None removes a variable); with ``check``, a
+    non-zero exit fails the test."""
+    environment = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "s" * 40, **(env or {})}
+    environment = {name: value for name, value in environment.items() if value is not None}
     result = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "microsite", *args],
         cwd=ROOT,
