@@ -10,11 +10,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+import pyotp
 from flask import Flask
 from playwright.sync_api import Page, expect
 
 from microsite import mail
-from tests.helpers import STAFF_EMAIL, STAFF_PASSWORD, create_staff_user
+from tests.helpers import (
+    STAFF_EMAIL,
+    STAFF_PASSWORD,
+    allow_code_again,
+    create_staff_user,
+    totp_code,
+)
 
 H1 = "Latest Clinical Research and Developments in Pediatric Cancer: A Global Perspective"
 AUTHORS = ["Frank Kaons", "Doris Webber", "Fiona McClure", "Selena McGuaery"]
@@ -125,19 +132,70 @@ def send_unchecked(page: Page, button: str) -> None:
 # --- Staff --------------------------------------------------------------------------------
 
 
-def sign_in(page: Page, email: str = STAFF_EMAIL, password: str = STAFF_PASSWORD) -> None:
-    """On the sign-in page, by keyboard: type the details, then Enter in the password."""
+def enter_password(page: Page, email: str = STAFF_EMAIL, password: str = STAFF_PASSWORD) -> None:
+    """The first step, on the sign-in page, by keyboard: type the details, then Enter in
+    the password. A right password leads to the second step (/staff/mfa), a wrong one
+    back to the sign-in page."""
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_label("Password").press("Enter")
+
+
+def enter_code(page: Page, app: Flask, email: str = STAFF_EMAIL) -> None:
+    """The second step, on the challenge (/staff/mfa): the code of the member's
+    authenticator app (``totp_code``), typed and sent with Enter. The step last used is
+    forgotten first: a test signs the same member in many times within 30 seconds."""
+    expect(page).to_have_url(re.compile(r"/staff/mfa$"))
+    allow_code_again(app, email)
+    code = page.get_by_label("Code from your authenticator app")
+    code.fill(totp_code(email))
+    code.press("Enter")
+
+
+def sign_in(
+    page: Page, app: Flask, email: str = STAFF_EMAIL, password: str = STAFF_PASSWORD
+) -> None:
+    """Both steps of signing in, from the sign-in page: the password, then the member's
+    authenticator code. The page goes on to where the member was going (the dashboard,
+    unless the sign-in page had a ``next``)."""
+    enter_password(page, email, password)
+    enter_code(page, app, email)
 
 
 def sign_in_as_staff(page: Page, server: LiveServer) -> None:
     """Create the staff user, sign in through the form and land on the dashboard."""
     create_staff_user(server.app)
     page.goto("/staff/login")
-    sign_in(page)
+    sign_in(page, server.app)
     expect(page).to_have_url(f"{server.url}/staff/")
+
+
+def secret_shown(page: Page) -> str:
+    """The authenticator-app key the set-up page shows as text (beside its QR code)."""
+    return "".join(page.locator("code.secret").inner_text().split())
+
+
+def enrol_app(page: Page, name: str = "Phone app") -> str:
+    """On /staff/mfa/setup: add an authenticator app, as a person does with their phone
+    (here, pyotp reads the key shown as text and makes the code). Returns the key."""
+    secret = secret_shown(page)
+    form = page.locator("form", has=page.get_by_role("button", name="Add the app"))
+    form.get_by_label("Code from your authenticator app").fill(pyotp.TOTP(secret).now())
+    form.locator("input[name=name]").fill(name)
+    form.get_by_role("button", name="Add the app").click()
+    return secret
+
+
+def expect_recovery_codes(page: Page) -> list[str]:
+    """The page of new recovery codes, shown once: ten of them, each 4 groups of 4 hex
+    digits. Returns them."""
+    expect_h1(page, "Your recovery codes")
+    codes = page.locator(".recovery-codes code")
+    expect(codes).to_have_count(10)
+    found = codes.all_inner_texts()
+    assert all(re.fullmatch(r"[0-9a-f]{4}(-[0-9a-f]{4}){3}", code) for code in found), found
+    assert len(set(found)) == 10
+    return found
 
 
 # --- The carousel -------------------------------------------------------------------------

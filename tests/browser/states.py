@@ -48,13 +48,13 @@ from tests.helpers import add_lead
 from .pages import (
     FRIEND_EMAIL,
     LiveServer,
+    enter_password,
     expect_h1,
     fill_application,
     fill_share,
     send_application,
     send_share,
     send_unchecked,
-    sign_in,
     sign_in_as_staff,
 )
 
@@ -294,7 +294,7 @@ def _to_staff_login(page, server, monkeypatch):
 @page_state_driver("staff-login-error", 401)
 def _to_staff_login_error(page, server, monkeypatch):
     page.goto("/staff/login")
-    sign_in(page, password="not-the-right-password")
+    enter_password(page, password="not-the-right-password")
     expect(page.get_by_role("region", name="There is a problem")).to_be_focused()
 
 

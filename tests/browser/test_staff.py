@@ -1,6 +1,7 @@
 """A patient navigator's working session in the real browser: sign in (after a wrong
-password), filter the leads, open one, change its status, add a call note, download the
-leads CSV and see the export logged, then sign out. And a stranger's browser gets no CSV.
+password; then the authenticator code), filter the leads, open one, change its status, add
+a call note, download the leads CSV and see the export logged, then sign out. And a
+stranger's browser gets no CSV.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from microsite import dates
 from microsite.models import ExportLog, Lead, utcnow
 from tests.helpers import STAFF_EMAIL, add_lead, count, create_staff_user, rows
 
-from .pages import JOURNEY_WIDTHS, sign_in, viewport
+from .pages import JOURNEY_WIDTHS, enter_password, sign_in, viewport
 
 pytestmark = pytest.mark.browser
 
@@ -103,7 +104,7 @@ def test_staff_filter_open_lead_change_status_and_download_csv(
     expect_sign_in_page(page, "/staff/")
     expect(page).to_have_title(re.compile(r"^Staff sign in"))
 
-    sign_in(page, password="not-the-right-password")
+    enter_password(page, password="not-the-right-password")
     problem = page.get_by_role("region", name="There is a problem")
     expect(problem).to_contain_text(WRONG)
     expect(problem).to_be_focused()
@@ -111,7 +112,7 @@ def test_staff_filter_open_lead_change_status_and_download_csv(
     expect(page.get_by_label("Password")).to_have_value("")  # never sent back to the page
     expect_sign_in_page(page, "/staff/")
 
-    sign_in(page)
+    sign_in(page, live_server.app)
     expect(page).to_have_url(f"{live_server.url}/staff/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Leads")
     expect(term(page, "All time")).to_have_text("3")

@@ -1,5 +1,6 @@
 """The team's flows in the real browser: an admin invites a member from the team page and
-the member sets a password from the mail's link, landing on the dashboard as a navigator;
+the member sets a password from the mail's link, sets up an authenticator app and saves
+the recovery codes, landing on the dashboard as a navigator;
 an admin sends a password-reset link and the member chooses a new password with it; and
 sessions ended for real, with two browser contexts (one ends the other's session from the
 account page) and a signed-out cookie replayed in a fresh context.
@@ -16,10 +17,18 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from microsite.models import AccessRecord, StaffUser
+from microsite.models import AccessRecord, StaffFactor, StaffUser
 from tests.helpers import STAFF_EMAIL, STAFF_PASSWORD, create_staff_user, rows
 
-from .pages import expect_h1, received, sign_in
+from .pages import (
+    enrol_app,
+    enter_code,
+    enter_password,
+    expect_h1,
+    expect_recovery_codes,
+    received,
+    sign_in,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.real_smtp]
 
@@ -42,7 +51,7 @@ def link_in(message, live_server) -> str:
 def signed_in_page(open_page, live_server, email=STAFF_EMAIL, password=STAFF_PASSWORD, **options):
     page = open_page(**options)
     page.goto("/staff/login")
-    sign_in(page, email, password)
+    sign_in(page, live_server.app, email, password)
     expect(page).to_have_url(f"{live_server.url}/staff/")
     return page
 
@@ -64,7 +73,7 @@ def expect_sign_in_page(page: Page, live_server) -> None:
 # --- invitation ---------------------------------------------------------------------------
 
 
-def test_an_invited_member_sets_a_password_and_lands_on_the_dashboard(
+def test_an_invited_member_sets_a_password_and_an_authenticator_app_and_lands_on_the_dashboard(
     open_page, live_server, smtp_server, screenshot
 ):
     app = live_server.app
@@ -102,12 +111,23 @@ def test_an_invited_member_sets_a_password_and_lands_on_the_dashboard(
     screenshot(newcomer, "staff-set-password-1280")
     newcomer.get_by_role("button", name="Set my password").click()
 
+    # The password alone opens nothing: first a second sign-in method, then the codes.
+    expect(newcomer).to_have_url(f"{live_server.url}/staff/mfa/setup")
+    expect_h1(newcomer, "Set up your second sign-in method")
+    nav(newcomer).get_by_role("link", name="Leads").click()  # not before the set-up
+    expect(newcomer).to_have_url(f"{live_server.url}/staff/mfa/setup")
+    secret = enrol_app(newcomer)
+    expect_recovery_codes(newcomer)
+    newcomer.get_by_role("link", name="I have saved them: go to the leads").click()
     expect(newcomer).to_have_url(f"{live_server.url}/staff/")
     expect_h1(newcomer, "Leads")
     expect(nav(newcomer).get_by_role("link", name="Account")).to_be_visible()
     expect(nav(newcomer).get_by_role("link", name="Team")).to_have_count(0)  # a navigator
     [member] = rows(app, StaffUser, StaffUser.email == NEWCOMER)
     assert (member.role, member.languages) == ("navigator", "en,es")
+    [factor] = rows(app, StaffFactor, StaffFactor.staff_id == member.id)
+    assert (factor.kind, factor.name) == ("totp", "Phone app")
+    assert secret not in factor.totp_secret  # kept encrypted
 
     # The link worked once.
     again = open_page()
@@ -120,6 +140,7 @@ def test_an_invited_member_sets_a_password_and_lands_on_the_dashboard(
     assert actions == [
         (STAFF_EMAIL, "invite", NEWCOMER),
         (NEWCOMER, "password changed", NEWCOMER),
+        (NEWCOMER, "factor added", "You added an authenticator app, “Phone app”."),
     ]
 
 
@@ -162,15 +183,17 @@ def test_a_member_chooses_a_new_password_from_a_reset_link(
     expect(page.get_by_label("Password", exact=True)).to_have_value("")
     choose_password(page)
     page.get_by_role("button", name="Save my new password").click()
+    # The new password kept the member's authenticator app: it is asked for next.
+    enter_code(page, app, NAVIGATOR)
     expect(page).to_have_url(f"{live_server.url}/staff/")
     expect_h1(page, "Leads")
 
     # The session from before the reset has ended; the new password signs in, the old not.
     member_before.reload()
     expect_sign_in_page(member_before, live_server)
-    sign_in(member_before, NAVIGATOR, NAVIGATOR_PASSWORD)
+    enter_password(member_before, NAVIGATOR, NAVIGATOR_PASSWORD)
     expect(member_before.get_by_role("region", name="There is a problem")).to_be_visible()
-    sign_in(member_before, NAVIGATOR, NEW_PASSWORD)
+    sign_in(member_before, app, NAVIGATOR, NEW_PASSWORD)
     expect(member_before).to_have_url(f"{live_server.url}/staff/")
 
     assert open_page().goto(link).status == 410
