@@ -28,7 +28,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app, render_template
+from flask import current_app, has_request_context, render_template
 from flask_login import current_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
@@ -185,6 +185,8 @@ def use_token(token: str, password: str) -> StaffUser:
     auth.set_password(user, password)  # ends every session they had
     auth.sign_in(user)
     access.record("password changed", detail=user.email)
+    if check.purpose == "reset":  # a new member setting their first password needs none
+        mfa.notice(user, "Your password was changed from a password-reset link.")
     log.info("team: user %d set a password from a %s link", user.id, check.purpose)
     return user
 
@@ -216,7 +218,10 @@ def _queue_link(user: StaffUser, purpose: str, by: StaffUser | None) -> None:
 
 
 def _actor() -> StaffUser | None:
-    return current_user._get_current_object() if current_user.is_authenticated else None
+    """The signed-in member making a change; None on the command line."""
+    if not has_request_context() or not current_user.is_authenticated:
+        return None
+    return current_user._get_current_object()
 
 
 def invite(email: str, role: str, languages, by: StaffUser | None = None) -> StaffUser:
@@ -324,7 +329,14 @@ def end_sessions(user: StaffUser) -> int:
 
 def reset_factors(user: StaffUser) -> int:
     """Remove every sign-in factor and recovery code of a member who lost them (recorded;
-    their sessions end; they enrol again at their next sign-in)."""
+    their sessions end; they enrol again at their next sign-in). Not one's own from the
+    team page: one's own account page changes them, after the password."""
+    actor = _actor()
+    if actor is not None and actor.id == user.id:
+        raise auth.StaffError(
+            "you cannot reset your own sign-in methods here: change them on your account "
+            "page, or ask another admin"
+        )
     removed = mfa.reset(user)
     access.record("mfa reset", detail=user.email)
     return removed
@@ -382,3 +394,4 @@ def change_own_password(user: StaffUser, current_password: str, new_password: st
     auth.reauthenticated()
     auth.set_password(user, new_password, keep=auth.current_session())
     access.record("password changed", detail=user.email)
+    mfa.notice(user, "Your password was changed on your account page.")

@@ -630,6 +630,36 @@ def test_flask_staff_reset_mfa_resets_the_last_admin(mail_app, smtp_server):
     assert unknown.exit_code != 0 and "nobody@example.com" in unknown.output
 
 
+def test_an_admin_cannot_reset_their_own_factors_from_the_team_page(app):
+    """One's own are changed on the account page, after the password; the team page's
+    reset is for members who lost theirs (like disabling, refused for oneself)."""
+    admin_id = create_staff_user(app)
+    admin = signed_in(app)
+    page = f"/staff/team/{admin_id}"
+    refused = post(admin, page, f"{page}/reset-mfa")
+    assert refused.status_code == 422
+    assert "You cannot reset your own sign-in methods here" in refused.get_data(as_text=True)
+    assert len(factors_of(app, admin_id)) == 1
+    assert records(app, "mfa reset") == []
+    assert admin.get("/staff/").status_code == 200  # still signed in
+
+
+def test_a_password_change_mails_a_security_notice(mail_app, smtp_server):
+    app = mail_app
+    create_staff_user(app)
+    member = signed_in(app)
+    post(
+        member,
+        "/staff/account",
+        "/staff/account/password",
+        current_password=STAFF_PASSWORD,
+        new_password=NEW_PASSWORD,
+        confirm_password=NEW_PASSWORD,
+    )
+    [notice] = notices(app, smtp_server, STAFF_EMAIL)
+    assert "Your password was changed on your account page." in notice
+
+
 def test_a_password_change_keeps_every_factor(app, staff):
     member = signed_in(app)
     changed = post(
