@@ -786,5 +786,6 @@ def _to_es_not_found(page, server, monkeypatch):
 
 
 from . import alert_states as _alerts  # noqa: E402, F401  (the trial-alert pages)
+from . import mfa_states as _mfa  # noqa: E402, F401  (the second factor of staff sign-in)
 from . import team_states  # noqa: E402, F401  (the team, account and password-link pages)
 from . import workspace_states as _workspace  # noqa: E402, F401  (the work-queue pages)
