@@ -146,7 +146,7 @@ def provisioning_uri(secret: str, user: StaffUser) -> str:
 
 def qr_svg(uri: str) -> str:
     """The otpauth:// link as an inline SVG QR code, drawn on the server."""
-    return segno.make(uri, error="m").svg_inline(scale=5, border=2, title="QR code")
+    return segno.make(uri, error="m").svg_inline(scale=4, border=2, title="QR code")
 
 
 def _matching_step(secret: str, code: str) -> int | None:

@@ -11,9 +11,11 @@ from ..fields import strip
 NAME_HINT = "So you can tell your sign-in methods apart, like “Work laptop” or “Phone app”."
 
 
-def name_field(default: str) -> StringField:
+def name_field(default: str, field_id: str) -> StringField:
+    """Both set-up forms are on one page: each name field has an id of its own."""
     return StringField(
         "Name",
+        id=field_id,
         default=default,
         description=NAME_HINT,
         filters=[strip],
@@ -50,13 +52,13 @@ class TotpSetupForm(FlaskForm):
     # stored until a code proves the app was set up.
     secret = HiddenField()
     code = CodeForm.code
-    name = name_field("Authenticator app")
+    name = name_field("Authenticator app", "app-name")
 
 
 class PasskeyForm(FlaskForm):
     # The browser's answer (JSON), filled in by passkeys.js.
     credential = HiddenField()
-    name = name_field("Passkey")
+    name = name_field("Passkey", "passkey-name")
 
 
 class ConfirmForm(FlaskForm):

@@ -113,6 +113,8 @@ def labels() -> dict:
         "statuses": LEAD_STATUSES,
         "countries": COUNTRIES,
         "alert_states": TRIAL_ALERT_STATES,
+        "second_factor_done": current_user.is_authenticated
+        and mfa.verified(auth.current_session()),
     }
 
 
