@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from microsite import auth, dates
+from microsite import auth, dates, runs
 from microsite.extensions import db
 from microsite.leads import email_digest
 from microsite.models import (
@@ -340,7 +340,7 @@ def _to_staff_lead_workspace(page: Page, server, monkeypatch):
     expect(navigator.get_by_role("button", name="Take this lead")).to_be_visible()
     expect(navigator.locator(".history li")).to_have_count(2)
     expect(navigator).to_contain_text("does not speak Spanish")
-    expect(page.locator(".details").first).to_contain_text("Due today")  # the lead's own
+    expect(page.locator(".details").first).to_contain_text("Due today")
     family = page.get_by_role("region", name="Other applications from this email address")
     expect(family.get_by_role("link")).to_have_count(1)
     viewers = page.get_by_role("region", name="Who opened this page")
@@ -524,7 +524,7 @@ def _to_staff_runs(page: Page, server, monkeypatch):
     page.get_by_role("navigation", name="Staff").get_by_role("link", name="Runs").click()
     expect_h1(page, "Timer runs")
     jobs = page.get_by_role("region", name="Last run of each job")
-    expect(jobs.locator("tbody tr")).to_have_count(5)
+    expect(jobs.locator("tbody tr")).to_have_count(len(runs.JOBS))
     expect(jobs).to_contain_text("Failed: OperationalError")
     expect(jobs).to_contain_text("Not run for more than two days")
     expect(jobs.get_by_text("Never run")).to_have_count(2)
