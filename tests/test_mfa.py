@@ -644,11 +644,8 @@ def test_an_admin_cannot_reset_their_own_factors_from_the_team_page(app):
     assert admin.get("/staff/").status_code == 200  # still signed in
 
 
-def test_a_password_change_mails_a_security_notice(mail_app, smtp_server):
-    app = mail_app
-    create_staff_user(app)
-    member = signed_in(app)
-    post(
+def change_password(member):
+    return post(
         member,
         "/staff/account",
         "/staff/account/password",
@@ -656,20 +653,20 @@ def test_a_password_change_mails_a_security_notice(mail_app, smtp_server):
         new_password=NEW_PASSWORD,
         confirm_password=NEW_PASSWORD,
     )
+
+
+def test_a_password_change_mails_a_security_notice(mail_app, smtp_server):
+    app = mail_app
+    create_staff_user(app)
+    member = signed_in(app)
+    change_password(member)
     [notice] = notices(app, smtp_server, STAFF_EMAIL)
     assert "Your password was changed on your account page." in notice
 
 
 def test_a_password_change_keeps_every_factor(app, staff):
     member = signed_in(app)
-    changed = post(
-        member,
-        "/staff/account",
-        "/staff/account/password",
-        current_password=STAFF_PASSWORD,
-        new_password=NEW_PASSWORD,
-        confirm_password=NEW_PASSWORD,
-    )
+    changed = change_password(member)
     assert where(changed) == (303, "/staff/account")
     assert len(factors_of(app, staff)) == 1
     client = password_only(app, password=NEW_PASSWORD)
