@@ -52,16 +52,29 @@ lint: install-dev ## Check the Python code with ruff (lint rules and formatting,
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint translations ## ruff, the Spanish catalog check (tools/catalog_check.py), then the whole test suite with branch coverage: on SQLite, then on PostgreSQL if TEST_DATABASE_URL is set
+test: lint translations ## ruff, the Spanish catalog check (tools/catalog_check.py), then the whole test suite with branch coverage: on SQLite, and at the same time on PostgreSQL if TEST_DATABASE_URL is set
 	$(VENV)/bin/python -m tools.catalog_check
-	$(VENV)/bin/pytest
-	@if [ -n "$$TEST_DATABASE_URL" ] || [ "$$CI" = true ]; then \
-		echo "The whole suite again, on PostgreSQL (TEST_DATABASE_URL); coverage adds up over both runs:"; \
-		echo "$(VENV)/bin/pytest --database=postgresql --cov-append"; \
-		$(VENV)/bin/pytest --database=postgresql --cov-append; \
-	else \
+	@if [ -z "$$TEST_DATABASE_URL" ] && [ "$$CI" != true ]; then \
+		echo "$(VENV)/bin/pytest"; \
+		$(VENV)/bin/pytest || exit 1; \
 		echo "The PostgreSQL run was skipped: set TEST_DATABASE_URL, e.g. to postgresql+psycopg://postgres@127.0.0.1:5433/microsite_test, to run the suite on PostgreSQL as well (README, Tests)."; \
-	fi
+		exit 0; \
+	fi; \
+	echo "The whole suite on SQLite and, at the same time, on PostgreSQL (TEST_DATABASE_URL): one run per core."; \
+	echo "The PostgreSQL run's output follows the SQLite run's; coverage adds up over both runs."; \
+	mkdir -p test-artifacts; rm -f .coverage .coverage.sqlite .coverage.postgresql; \
+	COVERAGE_FILE=.coverage.postgresql $(VENV)/bin/pytest --database=postgresql --cov-report= --cov-fail-under=0 \
+		>test-artifacts/postgresql-run.log 2>&1 & postgresql=$$!; \
+	trap 'kill $$postgresql 2>/dev/null' EXIT; \
+	echo "$(VENV)/bin/pytest (SQLite)"; \
+	COVERAGE_FILE=.coverage.sqlite $(VENV)/bin/pytest --cov-report= --cov-fail-under=0; sqlite_status=$$?; \
+	wait $$postgresql; postgresql_status=$$?; trap - EXIT; \
+	echo "$(VENV)/bin/pytest --database=postgresql (test-artifacts/postgresql-run.log)"; \
+	cat test-artifacts/postgresql-run.log; \
+	echo "SQLite run: exit $$sqlite_status; PostgreSQL run: exit $$postgresql_status. Coverage of both runs:"; \
+	$(VENV)/bin/coverage combine --quiet .coverage.sqlite .coverage.postgresql \
+		&& $(VENV)/bin/coverage report --fail-under=90 || exit 1; \
+	[ $$sqlite_status -eq 0 ] && [ $$postgresql_status -eq 0 ]
 
 BENCHES := export http trials places alerts
 
