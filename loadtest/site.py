@@ -22,8 +22,9 @@ def sqlite_url(workspace: Workspace) -> str:
 
 class Site:
     """The settings every instance of a scenario shares, and its database ready: one
-    SECRET_KEY, production mode, limits raised far above the load (every client is
-    127.0.0.1), mail to an SMTP sink of its own. ``settings`` add to them or replace them."""
+    SECRET_KEY and one MFA_ENCRYPTION_KEY, production mode, limits raised far above the load
+    (every client is 127.0.0.1), mail to an SMTP sink of its own. ``settings`` add to them
+    or replace them."""
 
     def __init__(self, workspace: Workspace, database_url: str, **settings: str) -> None:
         self.workspace = workspace
@@ -31,6 +32,7 @@ class Site:
         self.smtp = SmtpSink(workspace)
         defaults = {
             "MICROSITE_ENV": "production",
+            "MFA_ENCRYPTION_KEY": workspace.mfa_key,
             "RATELIMIT_ENABLED": "true",
             "RATELIMIT_STORAGE_URI": "memory://",
             "APPLY_RATE_LIMIT": "1000000 per hour",

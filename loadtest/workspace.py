@@ -43,6 +43,7 @@ class Workspace(contextlib.ExitStack):
         self.path.chmod(0o711)
         self.callback(shutil.rmtree, self.path, ignore_errors=True)
         self.secret_key = secrets.token_hex(32)  # one key for every app instance
+        self.mfa_key = secrets.token_hex(32)  # production refuses to start without one
         self._ports: set[int] = set()
         return self
 
