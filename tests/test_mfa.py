@@ -205,17 +205,18 @@ def test_the_password_only_endpoints_are_staff_routes(team):
 
 
 @pytest.mark.parametrize(
-    ("email", "password", "other", "challenge"),
+    ("email", "password", "other", "landing", "challenge"),
     [
-        (STAFF_EMAIL, STAFF_PASSWORD, OTHER, (200, None)),
-        (OTHER, OTHER_PASSWORD, STAFF_EMAIL, (303, "/staff/mfa/setup")),
+        (STAFF_EMAIL, STAFF_PASSWORD, OTHER, "/staff/mfa", (200, None)),
+        (OTHER, OTHER_PASSWORD, STAFF_EMAIL, "/staff/mfa/setup", (303, "/staff/mfa/setup")),
     ],
     ids=["holding-an-app", "holding-nothing-yet"],
 )
-def test_a_password_alone_reaches_no_staff_data(team, email, password, other, challenge):
-    """Over every staff route: pages send a password-only session to the challenge, CSVs
-    answer 401, only the challenge and enrolment answer; no body shows the lead or the
-    other member, and nothing is written to the access record."""
+def test_a_password_alone_reaches_no_staff_data(team, email, password, other, landing, challenge):
+    """Over every staff route: pages send a password-only session to the challenge (to
+    enrolment when the member holds no factor yet), CSVs answer 401, only the challenge
+    and enrolment answer; no body shows the lead or the other member, and nothing is
+    written to the access record."""
     secrets_shown = [LEAD["name"], LEAD["email"], LEAD["phone"], LEAD["diagnosis_other"], other]
     wrong = []
     for method, path, endpoint in staff_routes(team, with_endpoints=True):
@@ -232,7 +233,7 @@ def test_a_password_alone_reaches_no_staff_data(team, email, password, other, ch
             ok = response.status_code == 401 and response.mimetype != "text/csv"
             ok = ok and "id,created_at" not in body
         else:
-            ok = where(response) == (303, "/staff/mfa")
+            ok = where(response) == (303, landing)
         shown = [value for value in secrets_shown if value.lower() in body.lower()]
         if not ok or shown:
             wrong.append(f"{method} {path}: {response.status_code} {shown}")

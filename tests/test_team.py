@@ -221,7 +221,7 @@ def test_an_invitation_makes_an_invited_member_and_a_mail_whose_link_works_once(
     assert response.status_code == 303 and response.headers["Location"] == "/staff/"
     # A password alone opens nothing: the newcomer sets up a second factor first.
     asked = newcomer.get("/staff/")
-    assert (asked.status_code, asked.headers["Location"]) == (303, "/staff/mfa")
+    assert (asked.status_code, asked.headers["Location"]) == (303, "/staff/mfa/setup")
     challenge = newcomer.get("/staff/mfa")
     assert (challenge.status_code, challenge.headers["Location"]) == (303, "/staff/mfa/setup")
     enrolled, _ = enrol_app(newcomer)

@@ -131,6 +131,8 @@ def require_staff():
                 return None
             if request.path.endswith(".csv"):
                 abort(401)
+            if not mfa.has_factor(current_user.id):
+                return redirect(url_for("staff.mfa_setup"), 303)
             return redirect(url_for("staff.mfa"), 303)
         if request.endpoint in ADMIN_ONLY and not current_user.is_admin:
             log.info("staff: user %d refused %s", current_user.id, request.endpoint)
