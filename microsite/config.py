@@ -91,6 +91,9 @@ DEFAULTS: dict[str, object] = {
     "MAIL_FROM": "Trial Finder <no-reply@trialfinder.example>",
     "MAIL_TIMEOUT": 10,  # seconds for any one SMTP conversation
     "MAIL_MAX_ATTEMPTS": 6,  # then a message is marked failed
+    # Try each message queued by a request once, after its response; false: only
+    # `flask outbox send` sends (from cron or a timer).
+    "MAIL_SEND_AFTER_RESPONSE": True,
     # `flask trials sync` reads {CTGOV_API_URL}/studies
     "CTGOV_API_URL": "https://clinicaltrials.gov/api/v2",
 }
@@ -106,7 +109,12 @@ _INTEGER_SETTINGS = {
     "MAIL_TIMEOUT",
     "MAIL_MAX_ATTEMPTS",
 }
-_BOOLEAN_SETTINGS = {"RATELIMIT_ENABLED", "MAIL_USE_TLS", "MAIL_USE_SSL"}
+_BOOLEAN_SETTINGS = {
+    "RATELIMIT_ENABLED",
+    "MAIL_USE_TLS",
+    "MAIL_USE_SSL",
+    "MAIL_SEND_AFTER_RESPONSE",
+}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 

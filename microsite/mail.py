@@ -21,8 +21,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 
-from flask import after_this_request, current_app, has_request_context, render_template
-from sqlalchemy import func, or_, select, update
+from flask import after_this_request, current_app, g, has_request_context, render_template
+from sqlalchemy import func, inspect, or_, select, update
 
 from .extensions import db
 from .models import OutboxMessage, utcnow
@@ -41,7 +41,9 @@ def queue_message(
 ) -> OutboxMessage:
     """Add a message to the outbox in the current transaction. The caller commits.
 
-    During a request, the message is also tried once after the response has been sent.
+    During a request, the message is also tried once after the response has been sent
+    (unless MAIL_SEND_AFTER_RESPONSE is false). It is not flushed here: it gets its id
+    when the caller's transaction is flushed or committed.
     """
     sender_domain = parseaddr(current_app.config["MAIL_FROM"])[1].rpartition("@")[2]
     message = OutboxMessage(
@@ -54,9 +56,8 @@ def queue_message(
         **links,
     )
     db.session.add(message)
-    db.session.flush()
-    if has_request_context():
-        send_after_response(message.id)
+    if has_request_context() and current_app.config["MAIL_SEND_AFTER_RESPONSE"]:
+        _send_after_response(message)
     return message
 
 
@@ -240,18 +241,29 @@ def send_due(retry_failed: bool = False, batch: int = 100) -> SendReport:
     return SendReport(counts["sent"], counts["queued"], counts["failed"], counts["cancelled"])
 
 
-def send_after_response(message_id: int) -> None:
-    """Try once to send a message after the current response has gone to the visitor."""
+def _send_after_response(message: OutboxMessage) -> None:
+    """Try once to send ``message`` after the current response has gone to the visitor,
+    with the other messages the request queued. A message whose transaction was rolled
+    back has no identity then, and is not sent."""
+    pending = g.get("mail_to_send")
+    if pending is not None:
+        pending.append(message)
+        return
+    pending = g.mail_to_send = [message]
     app = current_app._get_current_object()
 
     @after_this_request
     def register(response):
         def send() -> None:
             with app.app_context():
-                try:
-                    deliver(message_id, backoff=False)
-                except Exception:  # never let mail trouble reach the visitor
-                    log.exception("outbox: message %d could not be tried", message_id)
+                for queued in pending:
+                    identity = inspect(queued).identity
+                    if identity is None:
+                        continue
+                    try:
+                        deliver(identity[0], backoff=False)
+                    except Exception:  # never let mail trouble reach the visitor
+                        log.exception("outbox: message %d could not be tried", identity[0])
 
         response.call_on_close(send)
         return response

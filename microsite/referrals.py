@@ -114,7 +114,7 @@ def record_referral(
     log.info(
         "share: referral %d recorded, %s",
         referral.id,
-        f"message {message.id} queued" if message else "no message",
+        "message queued" if message else "no message",
     )
     return referral, message
 

@@ -13,7 +13,14 @@ from sqlalchemy import select, update
 from microsite import mail
 from microsite.extensions import db
 from microsite.models import OutboxMessage, Referral, utcnow
-from tests.helpers import BROWSER_UA, PUBLIC_URL, rows, share_form_for, submit_share
+from tests.helpers import (
+    BROWSER_UA,
+    PUBLIC_URL,
+    rows,
+    share_form_for,
+    submit_application,
+    submit_share,
+)
 
 
 def cli(app, *args) -> str:
@@ -174,3 +181,45 @@ def test_visitor_text_that_looks_like_a_header_stays_in_the_body(mail_app, smtp_
     [(_, recipients, _)] = smtp_server.messages
     assert recipients == ["kim@example.com"]
     assert b"other@example.com" not in raw  # the friend's name is not in the message at all
+
+
+def test_an_application_sends_all_its_messages_after_the_response(make_app, smtp_server):
+    app = make_app(
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp_server.port,
+        MAIL_TIMEOUT=5,
+        STAFF_NOTIFY_EMAIL="staff@example.org",
+    )
+    submit_application(app, trial_alerts="y")
+    recipients = sorted(recipient for _, [recipient], _ in smtp_server.messages)
+    # The confirmation, the alerts' confirmation and the staff notice: one page, three mails.
+    assert recipients == ["alex@example.com", "alex@example.com", "staff@example.org"]
+    assert {m.status for m in rows(app, OutboxMessage)} == {"sent"}
+
+
+def test_with_sending_after_the_response_off_only_the_outbox_sends(make_app, smtp_server):
+    app = make_app(
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp_server.port,
+        MAIL_TIMEOUT=5,
+        MAIL_SEND_AFTER_RESPONSE=False,
+    )
+    submit_share(app)
+    submit_application(app)
+    assert smtp_server.messages == []
+    assert {m.status for m in rows(app, OutboxMessage)} == {"queued"}
+    assert "2 sent" in cli(app, "outbox", "send")
+    assert sorted(recipient for _, [recipient], _ in smtp_server.messages) == [
+        "alex@example.com",
+        "kim@example.com",
+    ]
+
+
+def test_a_message_rolled_back_with_its_page_is_never_sent(mail_app, smtp_server):
+    with mail_app.test_request_context("/"):
+        mail.queue_message(to="kim@example.com", subject="Never", text="t", html="<p>t</p>")
+        db.session.rollback()
+        response = mail_app.process_response(mail_app.response_class("ok"))
+    response.close()
+    assert smtp_server.messages == []
+    assert rows(mail_app, OutboxMessage) == []
