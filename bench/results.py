@@ -64,7 +64,11 @@ def table(results: list[Result]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
 
     def line(cells):
-        return "| " + " | ".join(cell.ljust(width) for cell, width in zip(cells, widths)) + " |"
+        return (
+            "| "
+            + " | ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+            + " |"
+        )
 
     return "\n".join(
         [line(rows[0]), "|" + "|".join("-" * (width + 2) for width in widths) + "|"]
