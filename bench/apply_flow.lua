@@ -2,7 +2,10 @@
 -- connections, -t N -c N, so that this state belongs to one connection) loads /apply as a
 -- new visitor, reads the CSRF token, the idempotency key and the session cookie from the
 -- response, then posts the form back filled in; a 303 to /apply/thanks means stored.
--- GET and POST count as two requests.
+-- GET and POST count as two requests. The family lives in the United States: each POST
+-- sends a ZIP code taken in turn from the file named by wrk's first script argument
+-- (`wrk ... URL -- FILE`, one code a line; codes the site can locate, so matching ranks
+-- the catalog by distance), or 10001 without one.
 
 local threads = {}
 local counter = 0
@@ -11,6 +14,19 @@ function setup(thread)
   counter = counter + 1
   thread:set("id", counter)
   table.insert(threads, thread)
+end
+
+local codes = {"10001"}
+local distances = {"80", "160", "400", "800", "any"}
+local diagnoses = {"all", "aml", "neuroblastoma", "medulloblastoma", "osteosarcoma", "wilms"}
+
+function init(args)
+  if args[1] then
+    codes = {}
+    for line in io.lines(args[1]) do
+      if line ~= "" then table.insert(codes, line) end
+    end
+  end
 end
 
 local token, key, cookie = nil, nil, nil
@@ -29,8 +45,11 @@ function request()
   end
   n = n + 1
   local body = "csrf_token=" .. encode(token) .. "&idempotency_key=" .. encode(key)
-    .. "&hp_extra_notes=&role=parent&patient_age=7&diagnosis=neuroblastoma&diagnosis_other="
-    .. "&treatment_stage=in_treatment&country=GB&postal_code=SW1A+1AA&name=Bench+Family"
+    .. "&hp_extra_notes=&role=parent&patient_age=" .. (n % 18)
+    .. "&diagnosis=" .. diagnoses[n % #diagnoses + 1] .. "&diagnosis_other="
+    .. "&treatment_stage=in_treatment&country=US&postal_code="
+    .. encode(codes[(id * 7919 + n) % #codes + 1])
+    .. "&travel_distance=" .. distances[n % #distances + 1] .. "&name=Bench+Family"
     .. "&email=bench" .. id .. "-" .. n .. "%40example.com&phone=&contact_method=email&consent=y"
   local headers = {["Content-Type"] = "application/x-www-form-urlencoded", ["Cookie"] = cookie}
   token, key, cookie = nil, nil, nil

@@ -1,10 +1,11 @@
 """The floor for bench/http_pages.py: a hello-world Flask app, served by the very same
 gunicorn configuration as the site (`gunicorn -c gunicorn.conf.py bench.hello_app:app`).
 
-It answers the three requests the benchmark makes with as little work as Flask allows:
+It answers the benchmark's `GET /` and `GET /apply` with as little work as Flask allows:
 `GET /` says hello; `GET /apply` is a tiny form with a CSRF-like token (also set as a
-cookie) and an idempotency key, the two things the wrk script reads; `POST /apply` parses
-the form, checks the token against the cookie and redirects (303) to /apply/thanks. No
+cookie) and an idempotency key. `POST /apply` parses the form, checks the token against
+the cookie and redirects (303) to /apply/thanks, so bench/apply_flow.lua runs against it
+too; the apply flow's floor is bench/baseline_app.py, which validates and stores. No
 templates, no database.
 """
 
