@@ -76,10 +76,15 @@ test: lint translations ## ruff, the Spanish catalog check (tools/catalog_check.
 		&& $(VENV)/bin/coverage report --fail-under=90 || exit 1; \
 	[ $$sqlite_status -eq 0 ] && [ $$postgresql_status -eq 0 ]
 
-BENCHES := export http trials places alerts
+BENCHES := export http trials places alerts profile
+# Every benchmark of one `make bench` appends its rows (bench/results.py) to this fresh file;
+# the run ends with them printed as one table.
+BENCH_RESULTS_FILE := test-artifacts/bench-results-$(shell date -u +%Y%m%dT%H%M%SZ).jsonl
+bench: export BENCH_RESULTS = $(abspath $(BENCH_RESULTS_FILE))
 
-bench: install ## Benchmarks: CSV export vs sqlite3 -csv, HTTP (wrk) vs hello-world, trial import and matching (by distance vs by country), postal-code import, flask alerts send (time, memory, SQL statements per lead); BENCH=export|http|trials|places|alerts runs one
-	@case "$(BENCH)" in ""|all|export|http|trials|places|alerts) ;; *) echo "BENCH must be one of: $(BENCHES), all; not $(BENCH)"; exit 1;; esac
+bench: install ## Benchmarks, then one table of every measure (figure, baseline, ratio, spread, target, PASS or MISS): CSV export vs sqlite3 -csv, HTTP (wrk: pages vs hello-world, apply flow vs a baseline app, CPU per application), trial import and matching, postal-code import, flask alerts send; BENCH=export|http|trials|places|alerts|profile runs one (profile: cProfile of the application POST, not in the default run)
+	@case "$(BENCH)" in ""|all|export|http|trials|places|alerts|profile) ;; *) echo "BENCH must be one of: $(BENCHES), all; not $(BENCH)"; exit 1;; esac
+	@mkdir -p test-artifacts && : >"$$BENCH_RESULTS"
 	@if [ "$(BENCH)" = "" ] || [ "$(BENCH)" = all ] || [ "$(BENCH)" = export ]; then \
 		command -v sqlite3 >/dev/null || { echo "bench needs the sqlite3 command: install it with: apt-get install -y sqlite3"; exit 1; }; \
 		echo "$(VENV)/bin/python -m bench.export $(EXPORT_BENCH_ARGS)"; \
@@ -104,6 +109,12 @@ bench: install ## Benchmarks: CSV export vs sqlite3 -csv, HTTP (wrk) vs hello-wo
 		echo "$(VENV)/bin/python -m bench.alerts $(ALERTS_BENCH_ARGS)"; \
 		$(VENV)/bin/python -m bench.alerts $(ALERTS_BENCH_ARGS) || exit 1; \
 	fi
+	@if [ "$(BENCH)" = profile ]; then \
+		echo "$(VENV)/bin/python -m bench.apply_profile $(PROFILE_BENCH_ARGS)"; \
+		$(VENV)/bin/python -m bench.apply_profile $(PROFILE_BENCH_ARGS) || exit 1; \
+	fi
+	@echo; echo "$(VENV)/bin/python -m bench.results $(BENCH_RESULTS_FILE)"
+	@$(VENV)/bin/python -m bench.results $(BENCH_RESULTS_FILE)
 
 loadtest: install ## Load and fault tests on gunicorn: 2,000 applications (SQLite; two instances on PostgreSQL and Redis), a killed worker, a reload, the database stopped
 	$(VENV)/bin/python -m loadtest $(LOADTEST)
