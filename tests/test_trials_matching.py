@@ -384,7 +384,7 @@ def test_a_matching_failure_keeps_the_lead_without_matches(
 ):
     add_trial(app, "NCT99990001")
 
-    def broken(lead):
+    def broken(lead, **options):
         db.session.add(LeadMatch(lead_id=lead.id, rank=1, nct_id="NCT99990001", shown={}))
         db.session.flush()
         raise RuntimeError("matching broke for Alex Example, neuroblastoma")

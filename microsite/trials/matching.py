@@ -34,7 +34,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from flask_babel import force_locale, gettext, ngettext
-from sqlalchemy import and_, case, delete, exists, func, or_, select
+from sqlalchemy import and_, case, delete, exists, func, insert, or_, select
 
 from ..choices import (
     MILE_COUNTRIES,
@@ -301,15 +301,30 @@ def _site_shown(site: TrialSite, km: float | None) -> dict:
     }
 
 
+_SITE_COLUMNS = (
+    TrialSite.id,
+    TrialSite.trial_id,
+    TrialSite.facility,
+    TrialSite.city,
+    TrialSite.state,
+    TrialSite.country_code,
+    TrialSite.latitude,
+    TrialSite.longitude,
+    TrialSite.contact_name,
+    TrialSite.contact_phone,
+    TrialSite.contact_email,
+)
+
+
 def _add_sites(ranked: list[Ranked], country: str, place: Place | None) -> None:
     """Up to SITES_SHOWN recruiting sites of each trial: nearest first when the family is
     located, else those in the family's country; and the count of recruiting sites. One
-    query."""
+    query, of plain rows."""
     by_trial = {item.trial.id: item for item in ranked}
     if not by_trial:
         return
-    sites = db.session.scalars(
-        select(TrialSite)
+    sites = db.session.execute(
+        select(*_SITE_COLUMNS)
         .where(TrialSite.trial_id.in_(list(by_trial)), TrialSite.status == RECRUITING)
         .order_by(TrialSite.trial_id, TrialSite.id)
     )
@@ -330,8 +345,9 @@ def _add_sites(ranked: list[Ranked], country: str, place: Place | None) -> None:
 
 
 def shown(item: Ranked, lead: Lead, place: Place | None) -> dict:
-    """What the family is shown of a matched trial: kept as it was, with its labels (in
-    English: pages render the labels from the raw values, in the page's language)."""
+    """What the family is shown of a matched trial: kept as it was, with its labels in the
+    current language (store_matches asks English: pages render the labels from the raw
+    values, in the page's language)."""
     trial = item.trial
     travel = lead.travel_distance
     within = None
@@ -341,12 +357,12 @@ def shown(item: Ranked, lead: Lead, place: Place | None) -> dict:
         "nct_id": trial.nct_id,
         "title": trial.brief_title,
         "status": trial.overall_status,
-        "status_label": _in_english(status_label, trial.overall_status),
+        "status_label": status_label(trial.overall_status),
         "phases": list(trial.phases or []),
-        "phase_label": _in_english(phase_label, trial.phases),
+        "phase_label": phase_label(trial.phases),
         "min_age_months": trial.min_age_months,
         "max_age_months": trial.max_age_months,
-        "ages": _in_english(age_range_text, trial.min_age_months, trial.max_age_months),
+        "ages": age_range_text(trial.min_age_months, trial.max_age_months),
         "ranked_by": "country" if place is None else "distance",
         "recruiting_sites": item.recruiting_sites,
         "nearest_km": None if item.nearest_km is None else round(item.nearest_km, 1),
@@ -355,41 +371,71 @@ def shown(item: Ranked, lead: Lead, place: Place | None) -> dict:
     }
 
 
-def _in_english(label, *values) -> str:
-    with force_locale("en"):
-        return label(*values)
-
-
 def whole_km(km: float | None) -> int | None:
     """Kilometres rounded half up, as leads.csv's nearest_site_km."""
     return None if km is None else int(math.floor(km + 0.5))
 
 
-def store_matches(lead: Lead) -> list[LeadMatch]:
-    """Match ``lead`` now and keep the result with it, replacing earlier matches. The
-    caller commits."""
+def store_matches(lead: Lead, first: bool = False) -> list[dict]:
+    """Match ``lead`` now and keep the result with it, replacing earlier matches; returns
+    what was shown, in rank order. ``first``: the lead has never been matched (it was just
+    stored), so there is nothing to replace and the rows are inserted in one statement
+    each. The caller commits."""
     ranked: list[Ranked] = []
     place = None
     if lead.diagnosis not in NO_MATCH:
         place = places.locate(lead.country, lead.postal_code)
         ranked = _ranked_trials(lead, place)
         _add_sites(ranked, lead.country, place)
-    db.session.execute(delete(LeadMatch).where(LeadMatch.lead_id == lead.id))
-    record_shown(lead.id, [item.trial for item in ranked])
-    matches = [
-        LeadMatch(
-            lead_id=lead.id,
-            rank=rank,
-            nct_id=item.trial.nct_id,
-            shown=shown(item, lead, place),
+    with force_locale("en"):
+        shown_rows = [shown(item, lead, place) for item in ranked]
+    if first:
+        _insert_first(lead.id, ranked, shown_rows)
+    else:
+        db.session.execute(delete(LeadMatch).where(LeadMatch.lead_id == lead.id))
+        record_shown(lead.id, [item.trial for item in ranked])
+        db.session.add_all(
+            LeadMatch(lead_id=lead.id, rank=rank, nct_id=row["nct_id"], shown=row)
+            for rank, row in enumerate(shown_rows, start=1)
         )
-        for rank, item in enumerate(ranked, start=1)
-    ]
     lead.nearest_site_km = whole_km(ranked[0].nearest_km) if ranked else None
-    db.session.add_all(matches)
     db.session.flush()
-    log.info("lead %d: %d trials matched", lead.id, len(matches))
-    return matches
+    log.info("lead %d: %d trials matched", lead.id, len(shown_rows))
+    return shown_rows
+
+
+def _insert_first(lead_id: int, ranked: list[Ranked], shown_rows: list[dict]) -> None:
+    """A new lead's matches and its record of trials shown (see record_shown), as two
+    INSERTs."""
+    if not ranked:
+        return
+    now = utcnow()
+    db.session.execute(
+        insert(LeadMatch),
+        [
+            {
+                "lead_id": lead_id,
+                "rank": rank,
+                "nct_id": row["nct_id"],
+                "shown": row,
+                "matched_at": now,
+            }
+            for rank, row in enumerate(shown_rows, start=1)
+        ],
+    )
+    db.session.execute(
+        insert(LeadTrial),
+        [
+            {
+                "lead_id": lead_id,
+                "nct_id": item.trial.nct_id,
+                "first_shown_at": now,
+                "first_shown_status": item.trial.overall_status,
+                "shown_recruiting_at": now if item.trial.overall_status == RECRUITING else None,
+            }
+            for item in ranked
+        ],
+    )
 
 
 def record_shown(lead_id: int, trials: list[Trial]) -> None:
@@ -444,7 +490,7 @@ def store_matches_safely(lead: Lead) -> bool:
     Returns whether matching worked."""
     try:
         with db.session.begin_nested():
-            store_matches(lead)
+            store_matches(lead, first=True)
     except Exception as error:  # noqa: BLE001 - whatever it is, the lead must be kept
         # The type only: a message could quote what the family typed.
         log.error(
