@@ -92,7 +92,11 @@ def main(argv: list[str]) -> int:
         return 1
     print(table(results))
     missed = sum(result.passed is False for result in results)
-    print(f"\n{len(results)} measures, {missed} below target" if missed else "\nevery target met")
+    targeted = sum(result.passed is not None for result in results)
+    if missed:
+        print(f"\n{len(results)} measures, {missed} of the {targeted} with a target below it")
+    else:
+        print("\nevery target met" if targeted else "\nno measure here has a target")
     return 0
 
 
