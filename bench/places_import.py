@@ -33,6 +33,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.results import record
 from tools.app import FLASK, app_env, flask
 from tools.machine import describe
 from tools.measure import measure, sizes_option
@@ -279,6 +280,13 @@ def main() -> None:
             f"{new['rows']:,} then {again['rows']:,} rows ({new['codes']:,} generated) | "
             f"equal | {verdict(new['as_generated'] and again['as_generated'])} |"
         )
+        record(
+            f"places import, {size:,} lines: rows as generated, twice",
+            f"{new['rows']:,} then {again['rows']:,} rows",
+            f"{new['codes']:,} generated",
+            target="equal",
+            passed=new["as_generated"] and again["as_generated"],
+        )
     if len(sizes) > 1:
 
         def peak_of(size: int) -> float:
@@ -289,6 +297,14 @@ def main() -> None:
             f"| flat memory: peak at {sizes[-1]:,} lines vs {sizes[0]:,} | "
             f"{peak_of(sizes[-1]):.1f} / {peak_of(sizes[0]):.1f} MiB ({growth:+.0%}) | "
             f"+{FLAT_TOLERANCE:.0%} | {verdict(growth <= FLAT_TOLERANCE)} |"
+        )
+        record(
+            f"places import: peak RSS at {sizes[-1]:,} / at {sizes[0]:,} lines",
+            f"{peak_of(sizes[-1]):.1f} MiB",
+            f"{peak_of(sizes[0]):.1f} MiB",
+            1 + growth,
+            target=f"<= {1 + FLAT_TOLERANCE:.2f}",
+            passed=growth <= FLAT_TOLERANCE,
         )
 
 

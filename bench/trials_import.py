@@ -27,6 +27,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from bench.results import record
 from microsite.trials.synonyms import SYNONYMS
 from tools.app import FLASK, app_env, flask
 from tools.machine import describe
@@ -308,6 +309,12 @@ def main() -> None:
         f"memory: peak under {MAX_PEAK_MB:.0f} MiB: "
         f"{'met' if peak < MAX_PEAK_MB else 'MISSED'} ({peak:.1f} MiB)"
     )
+    record(
+        f"trials import: peak RSS (up to {sizes[-1]:,} studies)",
+        f"{peak:.1f} MiB",
+        target=f"< {MAX_PEAK_MB:.0f} MiB",
+        passed=peak < MAX_PEAK_MB,
+    )
 
     def peak_of(studies: int, kind: str) -> float:
         return max(r["peak_mib"] for r in results if r["studies"] == studies and r["file"] == kind)
@@ -318,6 +325,14 @@ def main() -> None:
             print(
                 f"flat:   {kind} peak at {sizes[-1]:,} studies within {FLAT_TOLERANCE:.0%} of "
                 f"{sizes[0]:,}: {'met' if growth <= FLAT_TOLERANCE else 'MISSED'} ({growth:+.0%})"
+            )
+            record(
+                f"trials import ({kind}): peak RSS at {sizes[-1]:,} / at {sizes[0]:,} studies",
+                f"{peak_of(sizes[-1], kind):.1f} MiB",
+                f"{peak_of(sizes[0], kind):.1f} MiB",
+                1 + growth,
+                target=f"<= {1 + FLAT_TOLERANCE:.2f}",
+                passed=growth <= FLAT_TOLERANCE,
             )
 
 
