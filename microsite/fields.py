@@ -8,7 +8,14 @@ import unicodedata
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, IntegerField, RadioField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.widgets import TextInput
@@ -89,7 +96,30 @@ class YesCheckbox(BooleanField):
         self.data = bool(valuelist) and valuelist[0] == "y"
 
 
-class OptionalRadioField(RadioField):
+class _OneOfTheChoices:
+    """A choice field whose answer is checked against the set of its choices' values, not
+    by building every option as WTForms does (a country select has 250)."""
+
+    def pre_validate(self, form) -> None:
+        if self.process_errors or not self.validate_choice:
+            return
+        if self.choices is None:
+            raise TypeError(self.gettext("Choices cannot be None."))
+        if self.data not in {self.coerce(choice.value) for choice in self.choices}:
+            raise ValidationError(
+                self.invalid_choice_message or self.gettext("Not a valid choice.")
+            )
+
+
+class ChoiceSelectField(_OneOfTheChoices, SelectField):
+    """A select whose answer must be one of its choices (a list of SelectChoice)."""
+
+
+class ChoiceRadioField(_OneOfTheChoices, RadioField):
+    """Radio buttons whose answer must be one of their choices (a list of SelectChoice)."""
+
+
+class OptionalRadioField(ChoiceRadioField):
     """Radio buttons that may be left unanswered (data None); an answer must be a choice."""
 
     def process_formdata(self, valuelist):

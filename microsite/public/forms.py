@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
+from functools import cache
 
 import phonenumbers
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, RadioField, SelectField, StringField
+from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional, ValidationError
 
 from ..choices import (
@@ -25,6 +26,8 @@ from ..choices import (
     country_names,
 )
 from ..fields import (
+    ChoiceRadioField,
+    ChoiceSelectField,
     OptionalRadioField,
     WholeNumberField,
     YesCheckbox,
@@ -34,8 +37,16 @@ from ..fields import (
     strip,
     text_field,
 )
+from ..web.i18n import current_language, wtforms_messages
 
 _IDEMPOTENCY_KEY = re.compile(r"[0-9a-f]{32}")
+
+
+@cache
+def country_options(language: str) -> list:
+    """The country select's options in ``language``, made once per language."""
+    return choice_options(country_names(language), _l("Choose a country"))
+
 
 CHOOSE_ROLE = _l("Choose who is filling in this form.")
 CHOOSE_DIAGNOSIS = _l("Choose the diagnosis, or “Another diagnosis”.")
@@ -45,6 +56,10 @@ CHOOSE_CONTACT_METHOD = _l("Choose how we should contact you.")
 
 class VisitorForm(FlaskForm):
     """A public form: one idempotency key per rendering, and a honeypot for bots."""
+
+    class Meta:
+        def get_translations(self, form):
+            return wtforms_messages
 
     idempotency_key = HiddenField()
     # Named so that no browser autofills it; hidden from people, filled by bots.
@@ -66,7 +81,7 @@ class VisitorForm(FlaskForm):
 
 
 class ApplyForm(VisitorForm):
-    role = RadioField(
+    role = ChoiceRadioField(
         _l("Who is filling in this form?"),
         choices=choice_options(ROLES),
         validators=[InputRequired(CHOOSE_ROLE)],
@@ -95,7 +110,7 @@ class ApplyForm(VisitorForm):
             "maxlength": 3,
         },
     )
-    diagnosis = SelectField(
+    diagnosis = ChoiceSelectField(
         _l("Diagnosis"),
         choices=choice_options(DIAGNOSES, _l("Choose a diagnosis")),
         validators=[DataRequired(CHOOSE_DIAGNOSIS)],
@@ -104,7 +119,7 @@ class ApplyForm(VisitorForm):
     diagnosis_other = text_field(
         _l("Which diagnosis?"), 200, description=_l("Only if you chose “Another diagnosis”.")
     )
-    treatment_stage = SelectField(
+    treatment_stage = ChoiceSelectField(
         _l("Where is the patient in treatment? (optional)"),
         choices=choice_options(TREATMENT_STAGES, _l("Prefer not to say")),
         validators=[Optional()],
@@ -112,10 +127,10 @@ class ApplyForm(VisitorForm):
         filters=[strip, empty_to_none],
         invalid_choice_message=_l("Choose one of the listed stages, or “Prefer not to say”."),
     )
-    country = SelectField(
+    country = ChoiceSelectField(
         _l("Country where the patient lives"),
         # Called for each form, so the names are in the page's language, sorted in it.
-        choices=lambda: choice_options(country_names(), _l("Choose a country")),
+        choices=lambda: country_options(current_language()),
         validators=[DataRequired(CHOOSE_COUNTRY)],
         invalid_choice_message=CHOOSE_COUNTRY,
         render_kw={"autocomplete": "country"},
@@ -143,7 +158,7 @@ class ApplyForm(VisitorForm):
         autocomplete="tel",
         type="tel",
     )
-    contact_method = RadioField(
+    contact_method = ChoiceRadioField(
         _l("How should we contact you?"),
         choices=choice_options(CONTACT_METHODS),
         validators=[InputRequired(CHOOSE_CONTACT_METHOD)],

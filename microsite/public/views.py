@@ -155,8 +155,9 @@ def apply():
             language=current_language(),
             trial_alerts=form.trial_alerts.data,
         )
+        lead_id = lead.id  # read before the commit, which expires the row
         db.session.commit()
-        session["lead_id"] = lead.id
+        session["lead_id"] = lead_id
     return redirect(url_for(".thanks"), 303)
 
 

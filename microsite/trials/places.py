@@ -109,21 +109,26 @@ class Place:
     longitude: float
 
 
+_PLACE = select(
+    PostalPlace.country,
+    PostalPlace.postal_code,
+    PostalPlace.place_name,
+    PostalPlace.region,
+    PostalPlace.latitude,
+    PostalPlace.longitude,
+)
+
+
 def locate(country: str | None, postal_code: str | None) -> Place | None:
     """The centre of a postal code in a country, or None when it is not known here."""
     if not country or not postal_code:
         return None
     for code in lookup_codes(country, postal_code):
-        row = db.session.scalar(select(PostalPlace).filter_by(country=country, postal_code=code))
+        row = db.session.execute(
+            _PLACE.where(PostalPlace.country == country, PostalPlace.postal_code == code)
+        ).first()
         if row is not None:
-            return Place(
-                row.country,
-                row.postal_code,
-                row.place_name,
-                row.region,
-                row.latitude,
-                row.longitude,
-            )
+            return Place(*row)
     return None
 
 

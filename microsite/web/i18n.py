@@ -13,9 +13,12 @@ switch.
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 
+from babel import support
 from flask import Flask, g, has_request_context, request, url_for
 from flask_babel import format_date, get_locale
+from wtforms.i18n import messages_path
 
 from ..extensions import babel
 from .urls import public_url
@@ -83,6 +86,25 @@ def long_day(day: date) -> str:
     """``day`` in the language being rendered (a mail's, under force_locale, or the page's)."""
     language = get_locale().language if get_locale() else "en"
     return format_date(day, LONG_DAY.get(language, LONG_DAY["en"]))
+
+
+@cache
+def _wtforms_catalog(locale: str) -> support.Translations:
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+class WTFormsMessages:
+    """WTForms' own messages ("Not a valid choice.") in the page's language, each catalog
+    read once per process: Flask-WTF's default reads it again for every request."""
+
+    def gettext(self, string: str) -> str:
+        return _wtforms_catalog(str(get_locale())).ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return _wtforms_catalog(str(get_locale())).ungettext(singular, plural, n)
+
+
+wtforms_messages = WTFormsMessages()
 
 
 def init_app(app: Flask) -> None:
