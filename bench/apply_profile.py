@@ -176,7 +176,12 @@ def main() -> int:
             from microsite.models import Lead, OutboxMessage
 
             leads = db.session.scalar(db.select(db.func.count()).select_from(Lead))
-            queued = db.session.scalar(db.select(db.func.count()).select_from(OutboxMessage))
+            messages = db.session.scalar(db.select(db.func.count()).select_from(OutboxMessage))
+            queued = db.session.scalar(
+                db.select(db.func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.status == "queued")
+            )
             db.session.remove()
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -195,7 +200,8 @@ def main() -> int:
         f"Without the profiler: {post_ms:.2f} ms of CPU per POST (median "
         f"{statistics.median(timed.post_cpu):.2f}), {get_ms:.2f} ms per GET /apply (median "
         f"{statistics.median(timed.get_cpu):.2f}), over {args.applications:,} applications; "
-        f"{leads:,} leads stored, {queued:,} messages queued.\n"
+        f"{leads:,} leads stored, {messages:,} messages in the outbox, {queued:,} of them "
+        "still queued.\n"
     )
     print()
     print(head + out.getvalue())
