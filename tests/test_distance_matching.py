@@ -307,9 +307,10 @@ def plan_catalog(app):
 def test_the_query_plan_finds_sites_through_the_position_index(plan_catalog):
     app = plan_catalog
     with app.app_context():
-        fits = matching._fits("neuroblastoma", 6)
         box = matching.bounding_box(41.78, -87.60, 160)
-        statement = matching.sites_in_box_statement(fits, box)
+        statement = matching.sites_in_box_statement(box).params(
+            matching.fit_parameters("neuroblastoma", 6) | matching.box_parameters(box)
+        )
         compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
         connection = db.session.connection()
         if db.engine.dialect.name == "sqlite":

@@ -34,7 +34,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from flask_babel import force_locale, gettext, ngettext
-from sqlalchemy import and_, case, delete, exists, func, insert, or_, select
+from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, or_, select
+from sqlalchemy.orm import load_only
 
 from ..choices import (
     MILE_COUNTRIES,
@@ -122,20 +123,31 @@ def _recruiting_site(country: str | None = None):
     return and_(*conditions)
 
 
-def _fits(diagnosis: str, age_years: int, months_since: int = 0) -> list:
-    """The conditions a trial meets to fit these answers (status, diagnosis, ages), the
-    age grown by ``months_since`` the day it was given."""
+# The queries are built once, with bound parameters, and run with each lead's values:
+# building a statement costs more CPU than SQLite spends running it.
+
+# What a trial meets to fit a lead's answers (status, diagnosis, ages): fit_parameters().
+_FITS = (
+    Trial.overall_status.in_(OPEN_TRIAL_STATUSES),
+    Trial.diagnoses.like(bindparam("diagnosis_pattern"), escape="/"),
+    or_(Trial.min_age_months.is_(None), Trial.min_age_months <= bindparam("last_month")),
+    or_(Trial.max_age_months.is_(None), Trial.max_age_months >= bindparam("first_month")),
+)
+
+
+def fit_parameters(diagnosis: str, age_years: int, months_since: int = 0) -> dict:
+    """The values of ``_FITS`` for these answers, the age grown by ``months_since`` the
+    day it was given: an age of N whole years is months 12N to 12N+11."""
     first_month = 12 * age_years + months_since
-    last_month = first_month + 11
-    return [
-        Trial.overall_status.in_(OPEN_TRIAL_STATUSES),
-        Trial.diagnoses.contains(f"|{diagnosis}|", autoescape=True),
-        or_(Trial.min_age_months.is_(None), Trial.min_age_months <= last_month),
-        or_(Trial.max_age_months.is_(None), Trial.max_age_months >= first_month),
-    ]
+    key = f"|{diagnosis}|".replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return {
+        "diagnosis_pattern": f"%{key}%",
+        "first_month": first_month,
+        "last_month": first_month + 11,
+    }
 
 
-def _country_order(country: str) -> list:
+def _country_order(country) -> list:
     sites = (
         select(func.count(TrialSite.id))
         .where(_recruiting_site())
@@ -152,14 +164,40 @@ def _country_order(country: str) -> list:
     ]
 
 
+_COUNTRY_ORDER = _country_order(bindparam("country"))
+# What matching reads of a trial; anything else loads when it is asked for.
+_SHOWN_COLUMNS = load_only(
+    Trial.nct_id,
+    Trial.brief_title,
+    Trial.overall_status,
+    Trial.phases,
+    Trial.min_age_months,
+    Trial.max_age_months,
+)
+_BY_COUNTRY = (
+    select(Trial).options(_SHOWN_COLUMNS).where(*_FITS).order_by(*_COUNTRY_ORDER).limit(MAX_MATCHES)
+)
+_TRIALS = (
+    select(Trial)
+    .options(_SHOWN_COLUMNS)
+    .where(Trial.id.in_(bindparam("trial_ids", expanding=True)))
+)
+_IN_COUNTRY_ORDER = (
+    select(Trial.id)
+    .where(Trial.id.in_(bindparam("trial_ids", expanding=True)))
+    .order_by(*_COUNTRY_ORDER)
+)
+_UNPLACED = (
+    select(Trial.id)
+    .where(*_FITS, Trial.id.not_in(bindparam("placed", expanding=True)))
+    .order_by(*_COUNTRY_ORDER)
+    .limit(bindparam("room"))
+)
+
+
 def match_statement(diagnosis: str, age_years: int, country: str):
     """The country-ranked query of at most MAX_MATCHES trials for these answers."""
-    return (
-        select(Trial)
-        .where(*_fits(diagnosis, age_years))
-        .order_by(*_country_order(country))
-        .limit(MAX_MATCHES)
-    )
+    return _BY_COUNTRY.params(fit_parameters(diagnosis, age_years), country=country)
 
 
 # Distances -------------------------------------------------------------------------------
@@ -190,33 +228,58 @@ def bounding_box(latitude: float, longitude: float, radius_km: float):
     return south, north, [(west, east)]
 
 
-def sites_in_box_statement(fits: list, box):
-    """(trial id, latitude, longitude) of the recruiting sites in ``box`` (None: all with
-    coordinates) of the trials that fit."""
+def _sites_in_box(ranges: int | None):
     query = (
         select(TrialSite.trial_id, TrialSite.latitude, TrialSite.longitude)
         .join(Trial, Trial.id == TrialSite.trial_id)
-        .where(TrialSite.status == RECRUITING, *fits)
+        .where(TrialSite.status == RECRUITING, *_FITS)
     )
+    if ranges is None:
+        return query.where(TrialSite.latitude.is_not(None), TrialSite.longitude.is_not(None))
+    return query.where(
+        TrialSite.latitude.between(bindparam("south"), bindparam("north")),
+        or_(
+            *(
+                TrialSite.longitude.between(bindparam(f"west_{n}"), bindparam(f"east_{n}"))
+                for n in range(ranges)
+            )
+        ),
+    )
+
+
+# By the number of longitude ranges of the box (two across 180°); None: no box.
+_SITES_IN_BOX = {ranges: _sites_in_box(ranges) for ranges in (None, 1, 2)}
+
+
+def sites_in_box_statement(box):
+    """(trial id, latitude, longitude) of the recruiting sites in ``box`` (None: all with
+    coordinates) of the trials that fit: run it with ``fit_parameters`` and
+    ``box_parameters(box)``."""
+    return _SITES_IN_BOX[None if box is None else len(box[2])]
+
+
+def box_parameters(box) -> dict:
     if box is None:
-        query = query.where(TrialSite.latitude.is_not(None), TrialSite.longitude.is_not(None))
-    else:
-        south, north, ranges = box
-        query = query.where(
-            TrialSite.latitude.between(south, north),
-            or_(*(TrialSite.longitude.between(west, east) for west, east in ranges)),
-        )
-    return query
+        return {}
+    south, north, ranges = box
+    parameters = {"south": south, "north": north}
+    for n, (west, east) in enumerate(ranges):
+        parameters |= {f"west_{n}": west, f"east_{n}": east}
+    return parameters
 
 
-def nearest_distances(fits: list, latitude: float, longitude: float) -> dict[int, float]:
+def nearest_distances(
+    fits: dict, latitude: float, longitude: float, narrower: tuple = ()
+) -> dict[int, float]:
     """Each fitting trial's distance to its nearest recruiting site, for at least the
-    MAX_MATCHES nearest trials: the box widens until that many are within its radius."""
+    MAX_MATCHES nearest trials: the box widens until that many are within its radius.
+    ``fits``: fit_parameters(); ``narrower``: more conditions on the trial."""
     for radius in (*SEARCH_RADII_KM, None):
         box = None if radius is None else bounding_box(latitude, longitude, radius)
+        statement = sites_in_box_statement(box)
         nearest: dict[int, float] = {}
         for trial_id, site_latitude, site_longitude in db.session.execute(
-            sites_in_box_statement(fits, box)
+            statement.where(*narrower) if narrower else statement, fits | box_parameters(box)
         ):
             km = distance_km(latitude, longitude, site_latitude, site_longitude)
             if km < nearest.get(trial_id, math.inf):
@@ -241,21 +304,21 @@ def _ranked_trials(
 ) -> list[Ranked]:
     """The thanks page's ranking; the alerts grow the age and add conditions
     (``narrower``: recruiting, not already known)."""
-    fits = [*_fits(lead.diagnosis, lead.patient_age, months_since), *narrower]
+    fits = fit_parameters(lead.diagnosis, lead.patient_age, months_since)
+    ordered = fits | {"country": lead.country}
     if place is None:
-        ranked = select(Trial).where(*fits).order_by(*_country_order(lead.country))
-        return [Ranked(trial) for trial in db.session.scalars(ranked.limit(MAX_MATCHES))]
-    nearest = nearest_distances(fits, place.latitude, place.longitude)
+        ranked = _BY_COUNTRY.where(*narrower) if narrower else _BY_COUNTRY
+        return [Ranked(trial) for trial in db.session.scalars(ranked, ordered)]
+    nearest = nearest_distances(fits, place.latitude, place.longitude, narrower)
     chosen = _by_distance(nearest, lead.country)
     if len(chosen) < MAX_MATCHES:  # then the unplaced trials, in the country order
-        unplaced = (
-            select(Trial.id)
-            .where(*fits, Trial.id.not_in(list(nearest)))
-            .order_by(*_country_order(lead.country))
-            .limit(MAX_MATCHES - len(chosen))
+        unplaced = _UNPLACED.where(*narrower) if narrower else _UNPLACED
+        chosen += list(
+            db.session.scalars(
+                unplaced, ordered | {"placed": list(nearest), "room": MAX_MATCHES - len(chosen)}
+            )
         )
-        chosen += list(db.session.scalars(unplaced))
-    trials = {t.id: t for t in db.session.scalars(select(Trial).where(Trial.id.in_(chosen)))}
+    trials = {t.id: t for t in db.session.scalars(_TRIALS, {"trial_ids": chosen})}
     return [Ranked(trials[trial_id], nearest.get(trial_id)) for trial_id in chosen]
 
 
@@ -270,9 +333,7 @@ def _by_distance(nearest: dict[int, float], country: str) -> list[int]:
         contenders = list(nearest)
     if not contenders:
         return []
-    in_order = db.session.scalars(
-        select(Trial.id).where(Trial.id.in_(contenders)).order_by(*_country_order(country))
-    )
+    in_order = db.session.scalars(_IN_COUNTRY_ORDER, {"trial_ids": contenders, "country": country})
     position = {trial_id: index for index, trial_id in enumerate(in_order)}
     ranked = sorted(contenders, key=lambda trial_id: (nearest[trial_id], position[trial_id]))
     return ranked[:MAX_MATCHES]
