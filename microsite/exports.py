@@ -3,11 +3,20 @@
 UTF-8 with a BOM (so spreadsheet programs read accents right), RFC 4180 quoting with CRLF,
 ISO 8601 UTC timestamps. Text that a spreadsheet would run as a formula (starting with
 =, +, -, @, tab or CR) gets a leading single quote, as OWASP advises; plain numbers and
-E.164 phone numbers are left alone, and nothing else about a value changes.
+E.164 phone numbers are left alone, and nothing else about a value changes. A cell is
+quoted only when it holds a comma, a double quote, CR or LF, as the csv module's
+QUOTE_MINIMAL does.
 
-The database formats every cell (see csvsql.py) and rows come straight from the driver's
-cursor in batches, which the csv module writes in C: memory stays flat and time stays
-close to the database's own CSV output, whatever the row count.
+The database formats every cell (see csvsql.py) and builds the rows, so Python handles a
+string a row, not a Python object a cell:
+- SQLite joins a row's cells into one text with U+001F between them (``joined_cells``);
+  a row with no comma, quote, CR or LF (nearly all) becomes its line by turning the
+  separators into commas, any other goes through the csv module cell by cell.
+- PostgreSQL writes the CSV itself: ``COPY (query) TO STDOUT WITH (FORMAT csv)``, read
+  from psycopg a batch of rows at a time. COPY ends a row with LF, so each row's last
+  byte becomes CRLF; it quotes an empty text (to tell it from NULL), so the query turns
+  empty texts into NULL, which both the csv module and COPY write as nothing.
+Memory stays flat, whatever the row count.
 """
 
 from __future__ import annotations
@@ -15,13 +24,15 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from collections.abc import Iterator
 from datetime import date
+from itertools import islice
 
-from sqlalchemy import case, func, select
+from sqlalchemy import String, case, func, select
 
 from . import access, alerts, dates
-from .csvsql import csv_safe, utc_text, words_in_order
+from .csvsql import CELL_SEPARATOR, csv_safe, joined_cells, utc_text, words_in_order
 from .extensions import db
 from .models import (
     ExportLog,
@@ -150,19 +161,106 @@ def statement(kind: str, first: date | None, last: date | None, assigned_to: int
     return query
 
 
-def _driver_batches(query) -> Iterator[list[tuple]]:
-    """The rows as the database driver returns them, a batch at a time. PostgreSQL gets a
-    server-side cursor, so rows are never all in memory."""
+def _sql(query, connection) -> str:
+    return str(query.compile(connection, compile_kwargs={"literal_binds": True}))
+
+
+def _batches(query) -> Iterator[tuple[int, bytes]]:
+    """The rows of ``query`` as CSV bytes, a batch at a time: (rows, bytes)."""
     connection = db.session.connection()
-    sql = str(query.compile(connection, compile_kwargs={"literal_binds": True}))
-    server_side = {"name": "csv_export"} if connection.dialect.name == "postgresql" else {}
-    cursor = connection.connection.cursor(**server_side)
+    if connection.dialect.name == "postgresql":
+        return _copy_batches(query, connection)
+    return _sqlite_batches(query, connection)
+
+
+# A joined row that cannot become its line by turning separators into commas.
+_NEEDS_CSV_MODULE = re.compile('[",\r\n]').search
+
+
+def _sqlite_batches(query, connection) -> Iterator[tuple[int, bytes]]:
+    cells = [getattr(column, "element", column) for column in query.selected_columns]
+    joined = query.with_only_columns(joined_cells(*cells), maintain_column_froms=True)
+    separators = len(cells) - 1
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    cursor = connection.connection.cursor()
+    fallback = None
+    done = 0
     try:
-        cursor.execute(sql)
+        cursor.execute(_sql(joined, connection))
         while batch := cursor.fetchmany(BATCH):
-            yield batch
+            lines = []
+            for (row,) in batch:
+                if row.count(CELL_SEPARATOR) != separators:
+                    # A cell holds U+001F itself (nothing the app stores does): from here
+                    # on, the cells come one by one from the query, as they are.
+                    fallback = fallback or _RowsAfter(query, connection, done)
+                    writer.writerow(fallback.row(done))
+                    lines.append(buffer.getvalue()[:-2])
+                    buffer.seek(0)
+                    buffer.truncate()
+                elif _NEEDS_CSV_MODULE(row) is None:
+                    lines.append(row.replace(CELL_SEPARATOR, ","))
+                else:
+                    writer.writerow(row.split(CELL_SEPARATOR))
+                    lines.append(buffer.getvalue()[:-2])
+                    buffer.seek(0)
+                    buffer.truncate()
+                done += 1
+            lines.append("")
+            yield len(batch), "\r\n".join(lines).encode()
     finally:
         cursor.close()
+        if fallback is not None:
+            fallback.close()
+
+
+class _RowsAfter:
+    """The cells of ``query``'s rows, from row ``first`` on (counted from 0), read on the
+    same connection while the joined rows are still being read, so from the same
+    snapshot and in the same order."""
+
+    def __init__(self, query, connection, first: int):
+        self.cursor = connection.connection.cursor()
+        self.cursor.execute(_sql(query, connection))
+        self.position = 0
+        self.skip_to(first)
+
+    def skip_to(self, index: int) -> None:
+        while self.position < index:
+            self.cursor.fetchone()
+            self.position += 1
+
+    def row(self, index: int) -> tuple:
+        self.skip_to(index)
+        self.position += 1
+        return self.cursor.fetchone()
+
+    def close(self) -> None:
+        self.cursor.close()
+
+
+def _copy_batches(query, connection) -> Iterator[tuple[int, bytes]]:
+    cells = [
+        func.nullif(getattr(column, "element", column), "").label(column.key)
+        if isinstance(column.type, String)
+        else column
+        for column in query.selected_columns
+    ]
+    copy_sql = _sql(query.with_only_columns(*cells, maintain_column_froms=True), connection)
+    raw = connection.connection.driver_connection
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f"COPY ({copy_sql}) TO STDOUT WITH (FORMAT csv)") as copy,
+    ):
+        # COPY sends one message a row, each ending with LF.
+        while batch := list(islice(copy, BATCH)):
+            data = b"".join(batch)
+            if data.count(b"\n") == len(batch):  # no cell holds LF: every LF ends a row
+                data = data.replace(b"\n", b"\r\n")
+            else:
+                data = b"".join(bytes(row[:-1]) + b"\r\n" for row in batch)
+            yield len(batch), data
 
 
 def filename(kind: str) -> str:
@@ -213,17 +311,13 @@ class CsvExport:
 
     def __iter__(self) -> Iterator[bytes]:
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(self.header)
+        csv.writer(buffer, lineterminator="\r\n").writerow(self.header)
         completed = False
         try:
             yield BOM + buffer.getvalue().encode()
-            for batch in _driver_batches(self.query):
-                buffer.seek(0)
-                buffer.truncate()
-                writer.writerows(batch)
-                self.rows += len(batch)
-                yield buffer.getvalue().encode()
+            for rows, data in _batches(self.query):
+                self.rows += rows
+                yield data
             completed = True
         finally:
             self._finish(completed)

@@ -28,33 +28,22 @@ import json
 import logging
 import secrets
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-import pyotp
-import segno
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app, render_template
 from sqlalchemy import delete, func, select
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AuthenticatorSelectionCriteria,
-    AuthenticatorTransport,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
 from werkzeug.security import check_password_hash
 
 from . import access, auth, mail
 from .extensions import db
 from .models import RecoveryCode, StaffFactor, StaffSession, StaffUser, utcnow
+
+if TYPE_CHECKING:
+    from webauthn.helpers.structs import PublicKeyCredentialDescriptor
+
+# pyotp, segno and webauthn are imported where they are used: the commands that never
+# touch a second factor (``flask leads export`` among them) do not load them.
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +115,8 @@ def decrypt(token: str, max_age: int | None = None) -> str:
 
 
 def new_totp_secret() -> str:
+    import pyotp
+
     return pyotp.random_base32()
 
 
@@ -139,6 +130,8 @@ def pending_secret(token: str) -> str | None:
 
 
 def provisioning_uri(secret: str, user: StaffUser) -> str:
+    import pyotp
+
     return pyotp.TOTP(secret).provisioning_uri(
         name=user.email, issuer_name=current_app.config["ORG_NAME"]
     )
@@ -146,11 +139,15 @@ def provisioning_uri(secret: str, user: StaffUser) -> str:
 
 def qr_svg(uri: str) -> str:
     """The otpauth:// link as an inline SVG QR code, drawn on the server."""
+    import segno
+
     return segno.make(uri, error="m").svg_inline(scale=4, border=2, title="QR code")
 
 
 def _matching_step(secret: str, code: str) -> int | None:
     """The time step (of now and one either side) whose code this is, or None."""
+    import pyotp
+
     code = "".join(code.split())
     if not (code.isdigit() and len(code) == 6):
         return None
@@ -214,6 +211,8 @@ def origin() -> str:
 
 def _take_challenge(row: StaffSession) -> bytes:
     """The session's challenge, cleared: a challenge is used once."""
+    from webauthn.helpers import base64url_to_bytes
+
     challenge = row.webauthn_challenge
     row.webauthn_challenge = None
     db.session.commit()
@@ -223,6 +222,9 @@ def _take_challenge(row: StaffSession) -> bytes:
 
 
 def _descriptors(staff_id: int) -> list[PublicKeyCredentialDescriptor]:
+    from webauthn.helpers import base64url_to_bytes
+    from webauthn.helpers.structs import AuthenticatorTransport, PublicKeyCredentialDescriptor
+
     return [
         PublicKeyCredentialDescriptor(
             id=base64url_to_bytes(factor.credential_id),
@@ -241,6 +243,14 @@ def _descriptors(staff_id: int) -> list[PublicKeyCredentialDescriptor]:
 def registration_options(user: StaffUser, row: StaffSession) -> str:
     """The options for navigator.credentials.create(), as JSON; the challenge is kept in
     the session row. Commits."""
+    from webauthn import generate_registration_options, options_to_json
+    from webauthn.helpers import bytes_to_base64url
+    from webauthn.helpers.structs import (
+        AuthenticatorSelectionCriteria,
+        ResidentKeyRequirement,
+        UserVerificationRequirement,
+    )
+
     options = generate_registration_options(
         rp_id=rp_id(),
         rp_name=current_app.config["ORG_NAME"],
@@ -260,6 +270,10 @@ def registration_options(user: StaffUser, row: StaffSession) -> str:
 
 def add_passkey(user: StaffUser, row: StaffSession, credential: str, name: str) -> StaffFactor:
     """A passkey, once the browser's answer to our challenge checks out. The caller commits."""
+    from webauthn import verify_registration_response
+    from webauthn.helpers import bytes_to_base64url
+    from webauthn.helpers.exceptions import WebAuthnException
+
     challenge = _take_challenge(row)
     try:
         verified_registration = verify_registration_response(
@@ -292,6 +306,8 @@ def add_passkey(user: StaffUser, row: StaffSession, credential: str, name: str) 
 
 
 def _transports(credential: str) -> str | None:
+    from webauthn.helpers.structs import AuthenticatorTransport
+
     try:
         found = json.loads(credential).get("response", {}).get("transports") or []
     except (ValueError, AttributeError):
@@ -302,6 +318,10 @@ def _transports(credential: str) -> str | None:
 
 def authentication_options(user: StaffUser, row: StaffSession) -> str:
     """The options for navigator.credentials.get(), as JSON. Commits."""
+    from webauthn import generate_authentication_options, options_to_json
+    from webauthn.helpers import bytes_to_base64url
+    from webauthn.helpers.structs import UserVerificationRequirement
+
     options = generate_authentication_options(
         rp_id=rp_id(),
         allow_credentials=_descriptors(user.id),
@@ -315,6 +335,9 @@ def authentication_options(user: StaffUser, row: StaffSession) -> str:
 def check_passkey(user: StaffUser, row: StaffSession, credential: str) -> StaffFactor:
     """The member's passkey that signed our challenge, its sign count moved on. Raises
     FactorError otherwise (a backwards sign count among the reasons). The caller commits."""
+    from webauthn import verify_authentication_response
+    from webauthn.helpers.exceptions import WebAuthnException
+
     challenge = _take_challenge(row)
     try:
         credential_id = json.loads(credential)["rawId"]
