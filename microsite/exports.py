@@ -240,18 +240,23 @@ class _RowsAfter:
         self.cursor.close()
 
 
-def _copy_batches(query, connection) -> Iterator[tuple[int, bytes]]:
+def copy_sql(query, connection) -> str:
+    """The COPY statement of ``query`` on PostgreSQL (``bench.export`` runs it in psql)."""
     cells = [
         func.nullif(getattr(column, "element", column), "").label(column.key)
         if isinstance(column.type, String)
         else column
         for column in query.selected_columns
     ]
-    copy_sql = _sql(query.with_only_columns(*cells, maintain_column_froms=True), connection)
+    select_sql = _sql(query.with_only_columns(*cells, maintain_column_froms=True), connection)
+    return f"COPY ({select_sql}) TO STDOUT WITH (FORMAT csv)"
+
+
+def _copy_batches(query, connection) -> Iterator[tuple[int, bytes]]:
     raw = connection.connection.driver_connection
     with (
         raw.cursor() as cursor,
-        cursor.copy(f"COPY ({copy_sql}) TO STDOUT WITH (FORMAT csv)") as copy,
+        cursor.copy(copy_sql(query, connection)) as copy,
     ):
         # COPY sends one message a row, each ending with LF.
         while batch := list(islice(copy, BATCH)):
