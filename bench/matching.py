@@ -217,13 +217,22 @@ def analyze() -> None:
 def fill(rng: random.Random, count: int) -> tuple[int, int, int]:
     """The catalog; returns the trials, the sites and the recruiting sites stored."""
     from microsite.extensions import db
-    from microsite.models import Trial, TrialSite
+    from microsite.models import Trial, TrialDiagnosis, TrialSite, diagnoses_in
 
     trial_rows, site_rows = [], []
     for trial, sites in trials(rng, count):
         trial_rows.append(trial)
         site_rows.extend(sites)
     db.session.execute(Trial.__table__.insert(), trial_rows)
+    # A Core insert passes the ORM by: its index of diagnoses is written here, as on import.
+    db.session.execute(
+        TrialDiagnosis.__table__.insert(),
+        [
+            {"diagnosis": diagnosis, "trial_id": trial["id"]}
+            for trial in trial_rows
+            for diagnosis in diagnoses_in(trial["diagnoses"])
+        ],
+    )
     db.session.execute(TrialSite.__table__.insert(), site_rows)
     db.session.commit()
     analyze()
@@ -410,9 +419,11 @@ def query_plan(statement) -> list[str]:
 def box_plan(latitude: float, longitude: float) -> list[str]:
     from microsite.trials import matching
 
-    fits = matching._fits("all", 5)
     box = matching.bounding_box(latitude, longitude, matching.SEARCH_RADII_KM[0])
-    return query_plan(matching.sites_in_box_statement(fits, box))
+    statement = matching.sites_in_box_statement(box).params(
+        matching.fit_parameters("all", 5) | matching.box_parameters(box)
+    )
+    return query_plan(statement)
 
 
 def profile(sample, count: int) -> str:

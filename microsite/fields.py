@@ -98,17 +98,16 @@ class YesCheckbox(BooleanField):
 
 class _OneOfTheChoices:
     """A choice field whose answer is checked against the set of its choices' values, not
-    by building every option as WTForms does (a country select has 250)."""
+    by building every option as WTForms does (a country select has 250). Fields without
+    a message of their own, or without choices, are left to WTForms."""
 
     def pre_validate(self, form) -> None:
-        if self.process_errors or not self.validate_choice:
+        if self.invalid_choice_message is None or self.choices is None:
+            super().pre_validate(form)
+        elif self.process_errors or not self.validate_choice:
             return
-        if self.choices is None:
-            raise TypeError(self.gettext("Choices cannot be None."))
-        if self.data not in {self.coerce(choice.value) for choice in self.choices}:
-            raise ValidationError(
-                self.invalid_choice_message or self.gettext("Not a valid choice.")
-            )
+        elif self.data not in {self.coerce(choice.value) for choice in self.choices}:
+            raise ValidationError(self.invalid_choice_message)
 
 
 class ChoiceSelectField(_OneOfTheChoices, SelectField):

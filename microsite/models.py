@@ -21,8 +21,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    inspect,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from .choices import (
@@ -545,6 +547,50 @@ class Trial(db.Model):
 
     def __repr__(self) -> str:
         return f"<Trial {self.nct_id}>"
+
+
+class TrialDiagnosis(db.Model):
+    """One diagnosis a trial names, a row each of ``Trial.diagnoses``: matching reads a
+    diagnosis's trials through this primary key instead of reading every trial. Written
+    on every flush of a trial whose diagnoses changed (``_index_trial_diagnoses``)."""
+
+    __tablename__ = "trial_diagnosis"
+
+    diagnosis: Mapped[str] = mapped_column(String(40), primary_key=True)
+    trial_id: Mapped[int] = mapped_column(
+        ForeignKey("trial.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+def diagnoses_in(key: str | None) -> list[str]:
+    """ "|all|aml|" -> ["all", "aml"]."""
+    return [diagnosis for diagnosis in (key or "").split("|") if diagnosis]
+
+
+@event.listens_for(Session, "after_flush")
+def _index_trial_diagnoses(session, flush_context) -> None:
+    """Keep trial_diagnosis in step with the trials this flush wrote (new ones, and those
+    whose diagnoses changed). Writers that bypass the ORM write both themselves."""
+    changed = [
+        trial
+        for trial in (*session.new, *session.dirty)
+        if isinstance(trial, Trial)
+        and (trial in session.new or inspect(trial).attrs.diagnoses.history.has_changes())
+    ]
+    if not changed:
+        return
+    table = TrialDiagnosis.__table__
+    connection = session.connection()
+    updated = [trial.id for trial in changed if trial not in session.new]
+    if updated:
+        connection.execute(table.delete().where(table.c.trial_id.in_(updated)))
+    rows = [
+        {"diagnosis": diagnosis, "trial_id": trial.id}
+        for trial in changed
+        for diagnosis in diagnoses_in(trial.diagnoses)
+    ]
+    if rows:
+        connection.execute(table.insert(), rows)
 
 
 class TrialSite(db.Model):

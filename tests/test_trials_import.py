@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from microsite.extensions import db
-from microsite.models import Trial, TrialContact, TrialImport, TrialSite
-from microsite.trials import catalog, files
-from tests.helpers import TRIAL_FIXTURES, count
+from microsite.models import Lead, Trial, TrialContact, TrialDiagnosis, TrialImport, TrialSite
+from microsite.trials import catalog, files, matching
+from tests.helpers import TRIAL_FIXTURES, count, lead_values
 
 STUDY = json.loads((TRIAL_FIXTURES / "study.json").read_text())
 
@@ -631,3 +631,23 @@ def test_text_encodings(make_app, tmp_path):
     assert result.exit_code == 0
     assert result.stderr == "mixed.zip latin1.json: not UTF-8 text (invalid continuation byte)\n"
     assert result.stdout.startswith("Studies: 3 new, 0 updated, 0 unchanged, 1 skipped.")
+
+
+def test_matching_follows_the_diagnoses_a_changed_study_gains_and_loses(make_app, tmp_path):
+    app = make_app()
+    run_import(app, TRIAL_FIXTURES / "study.json")  # neuroblastoma, recruiting, 6 months-21
+
+    def matched(diagnosis: str) -> list[str]:
+        with app.app_context():
+            lead = Lead(**lead_values(diagnosis=diagnosis, patient_age=7, country="US"))
+            return [trial.nct_id for trial in matching.match_trials(lead)]
+
+    assert (matched("neuroblastoma"), matched("wilms")) == (["NCT99990001"], [])
+    changed = copy.deepcopy(STUDY)
+    changed["protocolSection"]["conditionsModule"] = {"conditions": ["Wilms Tumor"]}
+    run_import(app, write_study(tmp_path, "changed.json", changed))
+    assert (matched("neuroblastoma"), matched("wilms")) == ([], ["NCT99990001"])
+    with app.app_context():
+        db.session.delete(db.session.scalar(select(Trial)))
+        db.session.commit()
+    assert count(app, TrialDiagnosis) == 0  # removed with its trial

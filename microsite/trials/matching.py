@@ -5,7 +5,8 @@ The rules (the README's "Trial matching" section says the same):
 - its age range overlaps the patient's: an age of N whole years means months 12N to
   12N+11, a trial's range is [min_age_months, max_age_months] with None for no limit;
 - its conditions or keywords name the lead's diagnosis, through the synonym table
-  (synonyms.py), precomputed on import into ``Trial.diagnoses`` ("|all|aml|"); the
+  (synonyms.py), precomputed on import into ``Trial.diagnoses`` ("|all|aml|") and indexed
+  in ``TrialDiagnosis`` (a row per diagnosis, read through its primary key); the
   diagnosis "other" matches nothing: the navigator searches by hand;
 - at most ``MAX_MATCHES``, ranked:
   - when the postal code is located (``places.py``), by distance: the great-circle
@@ -45,7 +46,7 @@ from ..choices import (
     TRIAL_STATUS_LABELS,
 )
 from ..extensions import db
-from ..models import Lead, LeadMatch, LeadTrial, Trial, TrialSite, utcnow
+from ..models import Lead, LeadMatch, LeadTrial, Trial, TrialDiagnosis, TrialSite, utcnow
 from . import places
 from .places import Place
 
@@ -126,25 +127,38 @@ def _recruiting_site(country: str | None = None):
 # The queries are built once, with bound parameters, and run with each lead's values:
 # building a statement costs more CPU than SQLite spends running it.
 
-# What a trial meets to fit a lead's answers (status, diagnosis, ages): fit_parameters().
-_FITS = (
-    Trial.overall_status.in_(OPEN_TRIAL_STATUSES),
-    Trial.diagnoses.like(bindparam("diagnosis_pattern"), escape="/"),
-    or_(Trial.min_age_months.is_(None), Trial.min_age_months <= bindparam("last_month")),
-    or_(Trial.max_age_months.is_(None), Trial.max_age_months >= bindparam("first_month")),
+
+def _fit_conditions(diagnosis) -> tuple:
+    """What a trial meets to fit a lead's answers (status, diagnosis, ages): run with
+    fit_parameters()."""
+    return (
+        Trial.overall_status.in_(OPEN_TRIAL_STATUSES),
+        diagnosis,
+        or_(Trial.min_age_months.is_(None), Trial.min_age_months <= bindparam("last_month")),
+        or_(Trial.max_age_months.is_(None), Trial.max_age_months >= bindparam("first_month")),
+    )
+
+
+# A query that starts from the trials reads the diagnosis's trials through the index; one
+# that starts from the sites in a box checks each trial it joins (SQLite would otherwise
+# start from the diagnosis and read every site of its trials).
+_FITS = _fit_conditions(
+    Trial.id.in_(
+        select(TrialDiagnosis.trial_id).where(TrialDiagnosis.diagnosis == bindparam("diagnosis"))
+    )
+)
+_FITS_JOINED = _fit_conditions(
+    exists().where(
+        TrialDiagnosis.trial_id == Trial.id, TrialDiagnosis.diagnosis == bindparam("diagnosis")
+    )
 )
 
 
 def fit_parameters(diagnosis: str, age_years: int, months_since: int = 0) -> dict:
-    """The values of ``_FITS`` for these answers, the age grown by ``months_since`` the
+    """The values of the fit conditions for these answers, the age grown by ``months_since`` the
     day it was given: an age of N whole years is months 12N to 12N+11."""
     first_month = 12 * age_years + months_since
-    key = f"|{diagnosis}|".replace("/", "//").replace("%", "/%").replace("_", "/_")
-    return {
-        "diagnosis_pattern": f"%{key}%",
-        "first_month": first_month,
-        "last_month": first_month + 11,
-    }
+    return {"diagnosis": diagnosis, "first_month": first_month, "last_month": first_month + 11}
 
 
 def _country_order(country) -> list:
@@ -232,7 +246,7 @@ def _sites_in_box(ranges: int | None):
     query = (
         select(TrialSite.trial_id, TrialSite.latitude, TrialSite.longitude)
         .join(Trial, Trial.id == TrialSite.trial_id)
-        .where(TrialSite.status == RECRUITING, *_FITS)
+        .where(TrialSite.status == RECRUITING, *_FITS_JOINED)
     )
     if ranges is None:
         return query.where(TrialSite.latitude.is_not(None), TrialSite.longitude.is_not(None))
