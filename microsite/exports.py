@@ -175,44 +175,59 @@ def _batches(query) -> Iterator[tuple[int, bytes]]:
 
 # A joined row that cannot become its line by turning separators into commas.
 _NEEDS_CSV_MODULE = re.compile('[",\r\n]').search
+# Between the joined rows of a batch, while it becomes CSV: one more control character.
+_ROW_END = "\x1e"
 
 
 def _sqlite_batches(query, connection) -> Iterator[tuple[int, bytes]]:
     cells = [getattr(column, "element", column) for column in query.selected_columns]
     joined = query.with_only_columns(joined_cells(*cells), maintain_column_froms=True)
     separators = len(cells) - 1
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
     cursor = connection.connection.cursor()
     fallback = None
     done = 0
     try:
         cursor.execute(_sql(joined, connection))
         while batch := cursor.fetchmany(BATCH):
-            lines = []
-            for (row,) in batch:
-                if row.count(CELL_SEPARATOR) != separators:
-                    # A cell holds U+001F itself (nothing the app stores does): from here
-                    # on, the cells come one by one from the query, as they are.
-                    fallback = fallback or _RowsAfter(query, connection, done)
-                    writer.writerow(fallback.row(done))
-                    lines.append(buffer.getvalue()[:-2])
-                    buffer.seek(0)
-                    buffer.truncate()
-                elif _NEEDS_CSV_MODULE(row) is None:
-                    lines.append(row.replace(CELL_SEPARATOR, ","))
-                else:
-                    writer.writerow(row.split(CELL_SEPARATOR))
-                    lines.append(buffer.getvalue()[:-2])
-                    buffer.seek(0)
-                    buffer.truncate()
-                done += 1
-            lines.append("")
-            yield len(batch), "\r\n".join(lines).encode()
+            rows = [row for (row,) in batch]
+            text = _ROW_END.join(rows)
+            if (
+                text.count(CELL_SEPARATOR) == separators * len(rows)
+                and text.count(_ROW_END) == len(rows) - 1
+            ):
+                if _NEEDS_CSV_MODULE(text) is not None:
+                    text = _ROW_END.join(
+                        row if _NEEDS_CSV_MODULE(row) is None else _line(row.split(CELL_SEPARATOR))
+                        for row in rows
+                    )
+                text = text.replace(CELL_SEPARATOR, ",").replace(_ROW_END, "\r\n")
+            else:
+                # A cell holds U+001F or U+001E itself (nothing the app stores does): row by
+                # row, and such a row's cells come one by one from the query, as they are.
+                lines = []
+                for index, row in enumerate(rows, start=done):
+                    if row.count(CELL_SEPARATOR) != separators:
+                        fallback = fallback or _RowsAfter(query, connection, index)
+                        lines.append(_line(fallback.row(index)))
+                    elif _NEEDS_CSV_MODULE(row) is None:
+                        lines.append(row.replace(CELL_SEPARATOR, ","))
+                    else:
+                        lines.append(_line(row.split(CELL_SEPARATOR)))
+                text = "\r\n".join(lines)
+            done += len(rows)
+            yield len(rows), (text + "\r\n").encode()
     finally:
         cursor.close()
         if fallback is not None:
             fallback.close()
+
+
+def _line(cells) -> str:
+    """One row as the csv module writes it, without its line end (which must be CRLF all
+    the same: the module quotes a cell that holds a character of its line end)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(cells)
+    return buffer.getvalue()[:-2]
 
 
 class _RowsAfter:

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from microsite import create_app
+from microsite import create_app, exports
 from microsite.extensions import db
-from microsite.models import AccessRecord, Lead, Referral
+from microsite.models import AccessRecord, ExportLog, Lead, Referral
 from tests.conftest import PostgresDatabases
 from tests.helpers import (
     PUBLIC_URL,
@@ -207,3 +207,22 @@ def test_flask_leads_export_loads_no_second_factor_or_markdown_library(app, data
     assert {"flask", "sqlalchemy", "microsite"} <= imported  # the profile is there
     assert imported.isdisjoint({"webauthn", "pyotp", "segno", "markdown_it"})
     assert result.stdout.count("\n") == 2
+
+
+def test_an_export_cut_off_is_logged_and_the_next_one_works(app, staff_client, monkeypatch):
+    """A download abandoned after its first batch (COPY on PostgreSQL ends half-read):
+    the log says so, and the same connection serves the next export whole."""
+    monkeypatch.setattr(exports, "BATCH", 2)
+    for number in range(5):
+        add_lead(app, name=f"Lead {number}", email=f"lead{number}@example.com")
+    response = staff_client.get("/staff/leads.csv", buffered=False)
+    chunks = iter(response.response)
+    next(chunks)  # the header
+    assert next(chunks).count(b"\r\n") == 2
+    response.close()
+    again = staff_client.get("/staff/leads.csv").data
+    assert again.count(b"\r\n") == 6
+    with app.app_context():
+        cut, whole = db.session.scalars(select(ExportLog).order_by(ExportLog.id))
+        assert (cut.rows, cut.completed) == (2, False)
+        assert (whole.rows, whole.completed) == (5, True)
