@@ -35,7 +35,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from flask_babel import force_locale, gettext, ngettext
-from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, or_, select
+from sqlalchemy import and_, bindparam, case, delete, exists, func, or_, select
 from sqlalchemy.orm import load_only
 
 from ..choices import (
@@ -376,47 +376,57 @@ def _site_shown(site: TrialSite, km: float | None) -> dict:
     }
 
 
-_SITE_COLUMNS = (
+# The recruiting sites of the matched trials: their places first, then the details of the
+# few shown.
+_SITE_PLACES = select(
     TrialSite.id,
     TrialSite.trial_id,
+    TrialSite.country_code,
+    TrialSite.latitude,
+    TrialSite.longitude,
+).where(
+    TrialSite.trial_id.in_(bindparam("trial_ids", expanding=True)),
+    TrialSite.status == RECRUITING,
+)
+_SITE_DETAILS = select(
+    TrialSite.id,
     TrialSite.facility,
     TrialSite.city,
     TrialSite.state,
     TrialSite.country_code,
-    TrialSite.latitude,
-    TrialSite.longitude,
     TrialSite.contact_name,
     TrialSite.contact_phone,
     TrialSite.contact_email,
-)
+).where(TrialSite.id.in_(bindparam("site_ids", expanding=True)))
 
 
 def _add_sites(ranked: list[Ranked], country: str, place: Place | None) -> None:
     """Up to SITES_SHOWN recruiting sites of each trial: nearest first when the family is
-    located, else those in the family's country; and the count of recruiting sites. One
-    query, of plain rows."""
+    located, else those in the family's country; and the count of recruiting sites. Two
+    queries of plain rows: where the sites are, then the details of those shown."""
     by_trial = {item.trial.id: item for item in ranked}
     if not by_trial:
         return
-    sites = db.session.execute(
-        select(*_SITE_COLUMNS)
-        .where(TrialSite.trial_id.in_(list(by_trial)), TrialSite.status == RECRUITING)
-        .order_by(TrialSite.trial_id, TrialSite.id)
-    )
     candidates: dict[int, list[tuple]] = defaultdict(list)
-    for site in sites:
-        item = by_trial[site.trial_id]
-        item.recruiting_sites += 1
-        km = None
-        if place is not None and site.latitude is not None and site.longitude is not None:
-            km = distance_km(place.latitude, place.longitude, site.latitude, site.longitude)
-        if place is None and site.country_code != country:
+    for site_id, trial_id, country_code, latitude, longitude in db.session.execute(
+        _SITE_PLACES, {"trial_ids": list(by_trial)}
+    ):
+        by_trial[trial_id].recruiting_sites += 1
+        if place is None:
+            if country_code == country:
+                candidates[trial_id].append((True, 0.0, False, site_id, None))
             continue
-        in_country = site.country_code == country
-        candidates[site.trial_id].append((km is None, km or 0.0, not in_country, site.id, site, km))
-    for trial_id, found in candidates.items():
-        found.sort(key=lambda entry: entry[:4])
-        by_trial[trial_id].sites = [_site_shown(site, km) for *_, site, km in found[:SITES_SHOWN]]
+        km = None
+        if latitude is not None and longitude is not None:
+            km = distance_km(place.latitude, place.longitude, latitude, longitude)
+        candidates[trial_id].append((km is None, km or 0.0, country_code != country, site_id, km))
+    chosen = {trial_id: sorted(found)[:SITES_SHOWN] for trial_id, found in candidates.items()}
+    site_ids = [entry[3] for found in chosen.values() for entry in found]
+    if not site_ids:
+        return
+    details = {row.id: row for row in db.session.execute(_SITE_DETAILS, {"site_ids": site_ids})}
+    for trial_id, found in chosen.items():
+        by_trial[trial_id].sites = [_site_shown(details[entry[3]], entry[4]) for entry in found]
 
 
 def shown(item: Ranked, lead: Lead, place: Place | None) -> dict:
@@ -485,8 +495,9 @@ def _insert_first(lead_id: int, ranked: list[Ranked], shown_rows: list[dict]) ->
     if not ranked:
         return
     now = utcnow()
-    db.session.execute(
-        insert(LeadMatch),
+    connection = db.session.connection()  # Core: no ORM objects, the same transaction
+    connection.execute(
+        LeadMatch.__table__.insert(),
         [
             {
                 "lead_id": lead_id,
@@ -498,8 +509,8 @@ def _insert_first(lead_id: int, ranked: list[Ranked], shown_rows: list[dict]) ->
             for rank, row in enumerate(shown_rows, start=1)
         ],
     )
-    db.session.execute(
-        insert(LeadTrial),
+    connection.execute(
+        LeadTrial.__table__.insert(),
         [
             {
                 "lead_id": lead_id,
