@@ -102,10 +102,11 @@ def record_application(
     if not created:
         log.info("apply: resubmission of lead %d ignored", lead.id)
         return lead
-    referrals.add_personal_referral(lead)
     # Matched once, now, and kept with the lead; a failure stores no matches, never
     # loses the lead (the navigator searches by hand then).
     matching.store_matches_safely(lead)
+    # Added after the matching's savepoint, so it is written with the mail at the commit.
+    referrals.add_personal_referral(lead)
     _queue_confirmation(lead)
     if trial_alerts:
         alerts.opt_in(lead)

@@ -484,7 +484,6 @@ def store_matches(lead: Lead, first: bool = False) -> list[dict]:
             for rank, row in enumerate(shown_rows, start=1)
         )
     lead.nearest_site_km = whole_km(ranked[0].nearest_km) if ranked else None
-    db.session.flush()
     log.info("lead %d: %d trials matched", lead.id, len(shown_rows))
     return shown_rows
 
