@@ -173,7 +173,8 @@ def _batches(query) -> Iterator[tuple[int, bytes]]:
     return _sqlite_batches(query, connection)
 
 
-# A joined row that cannot become its line by turning separators into commas.
+# What a joined row cannot hold to become its line by turning separators into commas.
+_CSV_SPECIALS = ('"', ",", "\r", "\n")
 _NEEDS_CSV_MODULE = re.compile('[",\r\n]').search
 # Between the joined rows of a batch, while it becomes CSV: one more control character.
 _ROW_END = "\x1e"
@@ -195,11 +196,8 @@ def _sqlite_batches(query, connection) -> Iterator[tuple[int, bytes]]:
                 text.count(CELL_SEPARATOR) == separators * len(rows)
                 and text.count(_ROW_END) == len(rows) - 1
             ):
-                if _NEEDS_CSV_MODULE(text) is not None:
-                    text = _ROW_END.join(
-                        row if _NEEDS_CSV_MODULE(row) is None else _line(row.split(CELL_SEPARATOR))
-                        for row in rows
-                    )
+                if any(special in text for special in _CSV_SPECIALS):
+                    text = _rows_through_csv_module(text)
                 text = text.replace(CELL_SEPARATOR, ",").replace(_ROW_END, "\r\n")
             else:
                 # A cell holds U+001F or U+001E itself (nothing the app stores does): row by
@@ -220,6 +218,25 @@ def _sqlite_batches(query, connection) -> Iterator[tuple[int, bytes]]:
         cursor.close()
         if fallback is not None:
             fallback.close()
+
+
+def _rows_through_csv_module(text: str) -> str:
+    """A batch's joined rows, those holding a comma, quote, CR or LF written by the csv
+    module (found where those characters are, with str.find, not row by row)."""
+    starts = set()
+    for special in _CSV_SPECIALS:
+        position = text.find(special)
+        while position != -1:
+            starts.add(text.rfind(_ROW_END, 0, position) + 1)
+            position = text.find(special, position + 1)
+    parts, done = [], 0
+    for first in sorted(starts):
+        end = text.find(_ROW_END, first)
+        end = len(text) if end == -1 else end
+        parts += (text[done:first], _line(text[first:end].split(CELL_SEPARATOR)))
+        done = end
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def _line(cells) -> str:
