@@ -33,6 +33,7 @@ import logging
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from flask_babel import force_locale, gettext, ngettext
 from sqlalchemy import and_, bindparam, case, delete, exists, func, or_, select
@@ -217,13 +218,26 @@ def match_statement(diagnosis: str, age_years: int, country: str):
 # Distances -------------------------------------------------------------------------------
 
 
+def distances_from(latitude: float, longitude: float):
+    """``distance_km`` from one point to any other, with the point's part computed once."""
+    phi1 = math.radians(latitude)
+    cos_phi1 = math.cos(phi1)
+    radians, sin, cos, asin, sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
+
+    def to(to_latitude: float, to_longitude: float) -> float:
+        phi2 = radians(to_latitude)
+        h = (
+            sin((phi2 - phi1) / 2) ** 2
+            + cos_phi1 * cos(phi2) * sin(radians(to_longitude - longitude) / 2) ** 2
+        )
+        return 2 * EARTH_RADIUS_KM * asin(min(1.0, sqrt(h)))
+
+    return to
+
+
 def distance_km(latitude: float, longitude: float, to_latitude: float, to_longitude: float):
     """The great-circle distance in kilometres (haversine, R = 6371 km)."""
-    phi1, phi2 = math.radians(latitude), math.radians(to_latitude)
-    half_dphi = (phi2 - phi1) / 2
-    half_dlambda = math.radians(to_longitude - longitude) / 2
-    h = math.sin(half_dphi) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(half_dlambda) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+    return distances_from(latitude, longitude)(to_latitude, to_longitude)
 
 
 def bounding_box(latitude: float, longitude: float, radius_km: float):
@@ -288,6 +302,7 @@ def nearest_distances(
     """Each fitting trial's distance to its nearest recruiting site, for at least the
     MAX_MATCHES nearest trials: the box widens until that many are within its radius.
     ``fits``: fit_parameters(); ``narrower``: more conditions on the trial."""
+    distance = distances_from(latitude, longitude)
     for radius in (*SEARCH_RADII_KM, None):
         box = None if radius is None else bounding_box(latitude, longitude, radius)
         statement = sites_in_box_statement(box)
@@ -295,7 +310,7 @@ def nearest_distances(
         for trial_id, site_latitude, site_longitude in db.session.execute(
             statement.where(*narrower) if narrower else statement, fits | box_parameters(box)
         ):
-            km = distance_km(latitude, longitude, site_latitude, site_longitude)
+            km = distance(site_latitude, site_longitude)
             if km < nearest.get(trial_id, math.inf):
                 nearest[trial_id] = km
         if radius is None or sum(km <= radius for km in nearest.values()) >= MAX_MATCHES:
@@ -407,6 +422,7 @@ def _add_sites(ranked: list[Ranked], country: str, place: Place | None) -> None:
     by_trial = {item.trial.id: item for item in ranked}
     if not by_trial:
         return
+    distance = distances_from(place.latitude, place.longitude) if place is not None else None
     candidates: dict[int, list[tuple]] = defaultdict(list)
     for site_id, trial_id, country_code, latitude, longitude in db.session.execute(
         _SITE_PLACES, {"trial_ids": list(by_trial)}
@@ -418,7 +434,7 @@ def _add_sites(ranked: list[Ranked], country: str, place: Place | None) -> None:
             continue
         km = None
         if latitude is not None and longitude is not None:
-            km = distance_km(place.latitude, place.longitude, latitude, longitude)
+            km = distance(latitude, longitude)
         candidates[trial_id].append((km is None, km or 0.0, country_code != country, site_id, km))
     chosen = {trial_id: sorted(found)[:SITES_SHOWN] for trial_id, found in candidates.items()}
     site_ids = [entry[3] for found in chosen.values() for entry in found]
@@ -429,25 +445,40 @@ def _add_sites(ranked: list[Ranked], country: str, place: Place | None) -> None:
         by_trial[trial_id].sites = [_site_shown(details[entry[3]], entry[4]) for entry in found]
 
 
+@lru_cache(maxsize=4096)
+def _english_labels(status: str | None, phases: tuple, min_months, max_months) -> tuple:
+    """A trial's status, phase and age labels in English, made once per combination: few
+    combinations recur, and each label is several gettext calls."""
+    with force_locale("en"):
+        return (
+            status_label(status),
+            phase_label(list(phases)),
+            age_range_text(min_months, max_months),
+        )
+
+
 def shown(item: Ranked, lead: Lead, place: Place | None) -> dict:
-    """What the family is shown of a matched trial: kept as it was, with its labels in the
-    current language (store_matches asks English: pages render the labels from the raw
-    values, in the page's language)."""
+    """What the family is shown of a matched trial: kept as it was, with its labels in
+    English (pages render the labels from the raw values, in the page's language)."""
     trial = item.trial
     travel = lead.travel_distance
     within = None
     if item.nearest_km is not None:
         within = travel in (None, "any") or item.nearest_km <= int(travel)
+    phases = list(trial.phases or [])
+    status, phase, ages = _english_labels(
+        trial.overall_status, tuple(phases), trial.min_age_months, trial.max_age_months
+    )
     return {
         "nct_id": trial.nct_id,
         "title": trial.brief_title,
         "status": trial.overall_status,
-        "status_label": status_label(trial.overall_status),
-        "phases": list(trial.phases or []),
-        "phase_label": phase_label(trial.phases),
+        "status_label": status,
+        "phases": phases,
+        "phase_label": phase,
         "min_age_months": trial.min_age_months,
         "max_age_months": trial.max_age_months,
-        "ages": age_range_text(trial.min_age_months, trial.max_age_months),
+        "ages": ages,
         "ranked_by": "country" if place is None else "distance",
         "recruiting_sites": item.recruiting_sites,
         "nearest_km": None if item.nearest_km is None else round(item.nearest_km, 1),
@@ -472,8 +503,7 @@ def store_matches(lead: Lead, first: bool = False) -> list[dict]:
         place = places.locate(lead.country, lead.postal_code)
         ranked = _ranked_trials(lead, place)
         _add_sites(ranked, lead.country, place)
-    with force_locale("en"):
-        shown_rows = [shown(item, lead, place) for item in ranked]
+    shown_rows = [shown(item, lead, place) for item in ranked]
     if first:
         _insert_first(lead.id, ranked, shown_rows)
     else:
