@@ -98,14 +98,16 @@ def record_application(
         referral_id=referral.id if referral else None,
         **{name: utm.get(name) for name in UTM_FIELDS},
     )
+    # Matched once, now, before the lead's INSERT takes the write lock, and kept with the
+    # lead; a failure stores no matches, never loses the lead (the navigator searches by
+    # hand then).
+    found = matching.match_new_lead(lead)
     lead, created = add_once(lead, "idempotency_key")
     if not created:
         log.info("apply: resubmission of lead %d ignored", lead.id)
         return lead
-    # Matched once, now, and kept with the lead; a failure stores no matches, never
-    # loses the lead (the navigator searches by hand then).
-    matching.store_matches_safely(lead)
-    # Added after the matching's savepoint, so it is written with the mail at the commit.
+    matching.store_new_matches(lead, found)
+    # Added after the matches' savepoint, so it is written with the mail at the commit.
     referrals.add_personal_referral(lead)
     _queue_confirmation(lead)
     if trial_alerts:

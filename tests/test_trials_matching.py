@@ -12,7 +12,7 @@ from sqlalchemy import select
 from microsite.extensions import db
 from microsite.models import Lead, LeadMatch, Trial
 from microsite.trials import matching, synonyms
-from tests.helpers import add_lead, add_trial, count, lead_values, rows
+from tests.helpers import add_lead, add_trial, count, fetch, lead_values, rows
 
 # The lead of these tests: a neuroblastoma patient of 6 in Sweden.
 MAYA = {"patient_age": 6, "country": "SE", "name": "Maya", "email": "maya@example.com"}
@@ -379,22 +379,30 @@ def test_a_double_submission_is_matched_once(app, client, apply_form):
     assert count(app, LeadMatch) == 1
 
 
+def _finding_breaks(*arguments):
+    raise RuntimeError("matching broke for Alex Example, neuroblastoma")
+
+
+def _storing_breaks(lead_id, ranked, shown_rows):
+    db.session.add(LeadMatch(lead_id=lead_id, rank=1, nct_id="NCT99990001", shown={}))
+    db.session.flush()
+    raise RuntimeError("matching broke for Alex Example, neuroblastoma")
+
+
+@pytest.mark.parametrize(
+    ("part", "breaks"), [("_ranked_trials", _finding_breaks), ("_insert_first", _storing_breaks)]
+)
 def test_a_matching_failure_keeps_the_lead_without_matches(
-    app, client, apply_form, monkeypatch, caplog
+    app, client, apply_form, monkeypatch, caplog, part, breaks
 ):
     add_trial(app, "NCT99990001")
-
-    def broken(lead, **options):
-        db.session.add(LeadMatch(lead_id=lead.id, rank=1, nct_id="NCT99990001", shown={}))
-        db.session.flush()
-        raise RuntimeError("matching broke for Alex Example, neuroblastoma")
-
-    monkeypatch.setattr(matching, "store_matches", broken)
+    monkeypatch.setattr(matching, part, breaks)
     caplog.set_level(logging.INFO)
     response = client.post("/apply", data=apply_form())
     assert response.status_code == 303
     [lead_id] = lead_ids(app)
     assert stored(app, lead_id) == []  # the half-done work was rolled back, not the lead
+    assert fetch(app, Lead, lead_id).nearest_site_km is None
     failures = [r.getMessage() for r in caplog.records if "matching failed" in r.getMessage()]
     assert failures == [f"lead {lead_id}: trial matching failed (RuntimeError); no matches stored"]
     assert not any(

@@ -492,30 +492,79 @@ def whole_km(km: float | None) -> int | None:
     return None if km is None else int(math.floor(km + 0.5))
 
 
-def store_matches(lead: Lead, first: bool = False) -> list[dict]:
-    """Match ``lead`` now and keep the result with it, replacing earlier matches; returns
-    what was shown, in rank order. ``first``: the lead has never been matched (it was just
-    stored), so there is nothing to replace and the rows are inserted in one statement
-    each. The caller commits."""
+def _find(lead: Lead) -> tuple[list[Ranked], list[dict]]:
+    """The trials for ``lead`` with their sites, and what is shown of each. Reads only."""
     ranked: list[Ranked] = []
     place = None
     if lead.diagnosis not in NO_MATCH:
         place = places.locate(lead.country, lead.postal_code)
         ranked = _ranked_trials(lead, place)
         _add_sites(ranked, lead.country, place)
-    shown_rows = [shown(item, lead, place) for item in ranked]
-    if first:
-        _insert_first(lead.id, ranked, shown_rows)
-    else:
-        db.session.execute(delete(LeadMatch).where(LeadMatch.lead_id == lead.id))
-        record_shown(lead.id, [item.trial for item in ranked])
-        db.session.add_all(
-            LeadMatch(lead_id=lead.id, rank=rank, nct_id=row["nct_id"], shown=row)
-            for rank, row in enumerate(shown_rows, start=1)
-        )
-    lead.nearest_site_km = whole_km(ranked[0].nearest_km) if ranked else None
+    return ranked, [shown(item, lead, place) for item in ranked]
+
+
+def _nearest_km(ranked: list[Ranked]) -> int | None:
+    return whole_km(ranked[0].nearest_km) if ranked else None
+
+
+def store_matches(lead: Lead) -> list[dict]:
+    """Match a stored ``lead`` again and keep the result with it, replacing earlier
+    matches (the staff's Match again); returns what was shown, in rank order. The caller
+    commits."""
+    ranked, shown_rows = _find(lead)
+    db.session.execute(delete(LeadMatch).where(LeadMatch.lead_id == lead.id))
+    record_shown(lead.id, [item.trial for item in ranked])
+    db.session.add_all(
+        LeadMatch(lead_id=lead.id, rank=rank, nct_id=row["nct_id"], shown=row)
+        for rank, row in enumerate(shown_rows, start=1)
+    )
+    lead.nearest_site_km = _nearest_km(ranked)
     log.info("lead %d: %d trials matched", lead.id, len(shown_rows))
     return shown_rows
+
+
+@dataclass
+class NewMatches:
+    """A new lead's matches, found before the lead is stored (``match_new_lead``) and
+    stored after it (``store_new_matches``); ``failure``: the type of the error that
+    stopped matching."""
+
+    ranked: list[Ranked]
+    shown: list[dict]
+    failure: str | None = None
+
+
+def match_new_lead(lead: Lead) -> NewMatches:
+    """Match a lead not stored yet, and set its nearest_site_km. Matching only reads, so
+    done before the lead's INSERT it keeps SQLite's write lock, which other workers wait
+    for, as short as the writes. A failure is kept for ``store_new_matches`` to log (by
+    the lead's id, which it has by then), never raised: the lead must be stored."""
+    try:
+        ranked, shown_rows = _find(lead)
+    except Exception as error:  # noqa: BLE001 - whatever it is, the lead must be kept
+        return NewMatches([], [], type(error).__name__)
+    lead.nearest_site_km = _nearest_km(ranked)
+    return NewMatches(ranked, shown_rows)
+
+
+def store_new_matches(lead: Lead, found: NewMatches) -> bool:
+    """Keep ``found`` with the lead just stored, in a savepoint of the caller's
+    transaction: if that fails, nothing of it is kept and the lead is not lost. A failure
+    is logged by lead id, with the error's type only (a message could quote what the
+    family typed). Returns whether matching worked. The caller commits."""
+    failure = found.failure
+    if failure is None and found.ranked:
+        try:
+            with db.session.begin_nested():
+                _insert_first(lead.id, found.ranked, found.shown)
+        except Exception as error:  # noqa: BLE001 - whatever it is, the lead must be kept
+            failure = type(error).__name__
+    if failure is not None:
+        lead.nearest_site_km = None
+        log.error("lead %d: trial matching failed (%s); no matches stored", lead.id, failure)
+        return False
+    log.info("lead %d: %d trials matched", lead.id, len(found.shown))
+    return True
 
 
 def _insert_first(lead_id: int, ranked: list[Ranked], shown_rows: list[dict]) -> None:
@@ -597,22 +646,6 @@ def new_trials(lead: Lead, place: Place | None, months_since: int, known: set[st
         ]
     _add_sites(ranked, lead.country, place)
     return ranked
-
-
-def store_matches_safely(lead: Lead) -> bool:
-    """``store_matches`` in a savepoint of the caller's transaction: if matching fails,
-    nothing of it is kept, the failure is logged by lead id, and the lead is not lost.
-    Returns whether matching worked."""
-    try:
-        with db.session.begin_nested():
-            store_matches(lead, first=True)
-    except Exception as error:  # noqa: BLE001 - whatever it is, the lead must be kept
-        # The type only: a message could quote what the family typed.
-        log.error(
-            "lead %d: trial matching failed (%s); no matches stored", lead.id, type(error).__name__
-        )
-        return False
-    return True
 
 
 def stored_matches(lead_id: int) -> list[dict]:
