@@ -141,25 +141,27 @@ def _fit_conditions(diagnosis) -> tuple:
 
 
 # A query that starts from the trials reads the diagnosis's trials through the index; one
-# that starts from the sites in a box checks each trial it joins (SQLite would otherwise
-# start from the diagnosis and read every site of its trials).
+# that starts from the sites in a box checks the key of each trial it joins, so the
+# database starts from the position index rather than from the diagnosis.
 _FITS = _fit_conditions(
     Trial.id.in_(
         select(TrialDiagnosis.trial_id).where(TrialDiagnosis.diagnosis == bindparam("diagnosis"))
     )
 )
-_FITS_JOINED = _fit_conditions(
-    exists().where(
-        TrialDiagnosis.trial_id == Trial.id, TrialDiagnosis.diagnosis == bindparam("diagnosis")
-    )
-)
+_FITS_JOINED = _fit_conditions(Trial.diagnoses.like(bindparam("diagnosis_pattern"), escape="/"))
 
 
 def fit_parameters(diagnosis: str, age_years: int, months_since: int = 0) -> dict:
     """The values of the fit conditions for these answers, the age grown by ``months_since`` the
     day it was given: an age of N whole years is months 12N to 12N+11."""
     first_month = 12 * age_years + months_since
-    return {"diagnosis": diagnosis, "first_month": first_month, "last_month": first_month + 11}
+    key = f"|{diagnosis}|".replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return {
+        "diagnosis": diagnosis,
+        "diagnosis_pattern": f"%{key}%",  # Trial.diagnoses holds "|all|aml|"
+        "first_month": first_month,
+        "last_month": first_month + 11,
+    }
 
 
 def _country_order(country) -> list:
