@@ -102,6 +102,8 @@ def record_application(
     # lead; a failure stores no matches, never loses the lead (the navigator searches by
     # hand then).
     found = matching.match_new_lead(lead)
+    # Rendered before the INSERT too: the lock is held for the writes alone.
+    confirmation = _confirmation(lead)
     lead, created = add_once(lead, "idempotency_key")
     if not created:
         log.info("apply: resubmission of lead %d ignored", lead.id)
@@ -109,7 +111,7 @@ def record_application(
     matching.store_new_matches(lead, found)
     # Added after the matches' savepoint, so it is written with the mail at the commit.
     referrals.add_personal_referral(lead)
-    _queue_confirmation(lead)
+    _queue_confirmation(lead, confirmation)
     if trial_alerts:
         alerts.opt_in(lead)
     if current_app.config["STAFF_NOTIFY_EMAIL"]:
@@ -122,24 +124,43 @@ def record_application(
     return lead
 
 
-def _queue_confirmation(lead: Lead) -> None:
-    """Tell the applicant we have their request, and how to withdraw. No health data."""
+# Stands for the withdraw link's token while the confirmation is rendered: the token signs
+# the lead's id, which the lead gets from its INSERT.
+_TOKEN_TO_COME = "withdraw-token-to-come"
+
+
+def _confirmation(lead: Lead) -> dict[str, str]:
+    """The confirmation's subject and bodies, in the lead's language: that we have their
+    request, and how to withdraw. No health data. The withdraw link's token is put in by
+    ``_queue_confirmation``."""
     context = {
         "lead": lead,
         "withdraw_url": absolute_url(
-            localized_endpoint("public.withdraw", lead.language),
-            token=erasure.withdraw_token(lead),
+            localized_endpoint("public.withdraw", lead.language), token=_TOKEN_TO_COME
         ),
     }
     with force_locale(lead.language):
-        mail.queue_message(
-            to=lead.email,
-            subject=gettext("We have your request – %(org)s", org=current_app.config["ORG_NAME"]),
-            text=render_template("mail/confirmation.txt", **context),
-            html=render_template("mail/confirmation.html", **context),
-            kind="confirmation",
-            lead_id=lead.id,
-        )
+        return {
+            "subject": gettext(
+                "We have your request – %(org)s", org=current_app.config["ORG_NAME"]
+            ),
+            "text": render_template("mail/confirmation.txt", **context),
+            "html": render_template("mail/confirmation.html", **context),
+        }
+
+
+def _queue_confirmation(lead: Lead, confirmation: dict[str, str]) -> None:
+    """Queue ``confirmation`` to the applicant, with the withdraw link's token of the lead
+    now stored."""
+    token = erasure.withdraw_token(lead)
+    mail.queue_message(
+        to=lead.email,
+        subject=confirmation["subject"],
+        text=confirmation["text"].replace(_TOKEN_TO_COME, token),
+        html=confirmation["html"].replace(_TOKEN_TO_COME, token),
+        kind="confirmation",
+        lead_id=lead.id,
+    )
 
 
 def _queue_staff_notice(lead: Lead) -> None:
