@@ -74,16 +74,7 @@ def build_app(work: Path, trials: int, seed: int):
     with app.app_context():
         places.load_us_zip_codes()
         n_trials, n_sites, _ = matching.fill(rng, trials)
-        south, north, west, east = matching.US_BOX
-        codes = list(
-            db.session.scalars(
-                db.text(
-                    "SELECT postal_code FROM postal_place WHERE country = 'US' "
-                    "AND latitude BETWEEN :south AND :north AND longitude BETWEEN :west AND :east"
-                ),
-                dict(south=south, north=north, west=west, east=east),
-            )
-        )
+        codes = matching.located_us_codes()
         db.session.remove()
     print(f"catalog: {n_trials:,} trials, {n_sites:,} sites, {len(codes):,} ZIP codes", flush=True)
     return app, codes

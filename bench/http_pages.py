@@ -205,16 +205,7 @@ def add_catalog(url: str, workspace: Workspace, trials: int, seed: int) -> Path:
     with app.app_context():
         started = time.perf_counter()
         n_trials, n_sites, n_recruiting = matching.fill(rng, trials)
-        south, north, west, east = matching.US_BOX
-        codes = list(
-            db.session.scalars(
-                db.text(
-                    "SELECT postal_code FROM postal_place WHERE country = 'US' "
-                    "AND latitude BETWEEN :south AND :north AND longitude BETWEEN :west AND :east"
-                ),
-                dict(south=south, north=north, west=west, east=east),
-            )
-        )
+        codes = matching.located_us_codes()
         db.engine.dispose()
     if not codes:
         raise ScenarioError("no US ZIP codes in the database (flask content load loads them)")

@@ -294,6 +294,22 @@ def load_zip_codes() -> list[dict]:
     ]
 
 
+def located_us_codes() -> list[str]:
+    """The stored US ZIP codes inside the continental box, where the catalog's sites are."""
+    from microsite.extensions import db
+
+    south, north, west, east = US_BOX
+    return list(
+        db.session.scalars(
+            db.text(
+                "SELECT postal_code FROM postal_place WHERE country = 'US' "
+                "AND latitude BETWEEN :south AND :north AND longitude BETWEEN :west AND :east"
+            ),
+            dict(south=south, north=north, west=west, east=east),
+        )
+    )
+
+
 def leads(rng: random.Random, count: int, zip_codes: list[dict]):
     from microsite.choices import DIAGNOSES
     from microsite.models import Lead

@@ -12,27 +12,16 @@ Four constructs, compiled for SQLite and for PostgreSQL (the default):
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import String, aggregate_order_by, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
-# Cells that start like a formula yet are only a number, or an E.164 phone number.
-# \A and \Z are the very start and end of the text for Python (SQLite's REGEXP) and
-# PostgreSQL alike; Python's $ would also match before a final line end ("+7\n").
+# Cells that start like a formula yet are only a number, or an E.164 phone number, for
+# PostgreSQL's regular expressions (SQLite checks the same with GLOBs: _csv_safe_sqlite).
+# \A and \Z are the very start and end of the text; $ would also match before a final
+# line end ("+7\n").
 SAFE_PATTERN = r"\A([+-]?([0-9]+([.][0-9]+)?|[.][0-9]+)|[+][1-9][0-9]{1,14})\Z"
-_SAFE = re.compile(SAFE_PATTERN)
-
-
-def sqlite_regexp(pattern: str, value) -> bool:
-    """SQLite's REGEXP operator, which SQLite leaves to the application to provide (the
-    formula guard no longer needs it: see ``_csv_safe_sqlite``)."""
-    if value is None:
-        return False
-    compiled = _SAFE if pattern == SAFE_PATTERN else re.compile(pattern)
-    return compiled.search(value) is not None
 
 
 class utc_text(FunctionElement):

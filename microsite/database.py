@@ -5,7 +5,6 @@ from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from .csvsql import sqlite_regexp
 from .extensions import db
 
 # WAL lets readers and the writer work at once; FULL makes a commit durable before the
@@ -19,7 +18,6 @@ SQLITE_PRAGMAS = (
 
 
 def _set_sqlite_pragmas(dbapi_connection, _connection_record) -> None:
-    dbapi_connection.create_function("regexp", 2, sqlite_regexp, deterministic=True)
     cursor = dbapi_connection.cursor()
     try:
         for pragma in SQLITE_PRAGMAS:

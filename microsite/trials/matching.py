@@ -221,7 +221,9 @@ def match_statement(diagnosis: str, age_years: int, country: str):
 
 
 def distances_from(latitude: float, longitude: float):
-    """``distance_km`` from one point to any other, with the point's part computed once."""
+    """The great-circle distance in kilometres (haversine, R = 6371 km) from one point to
+    any other: call the result with the other's latitude and longitude. The point's part
+    is computed once."""
     phi1 = math.radians(latitude)
     cos_phi1 = math.cos(phi1)
     radians, sin, cos, asin, sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
@@ -238,7 +240,7 @@ def distances_from(latitude: float, longitude: float):
 
 
 def distance_km(latitude: float, longitude: float, to_latitude: float, to_longitude: float):
-    """The great-circle distance in kilometres (haversine, R = 6371 km)."""
+    """The great-circle distance in kilometres between two points."""
     return distances_from(latitude, longitude)(to_latitude, to_longitude)
 
 
