@@ -32,7 +32,7 @@ def is_link_preview_or_crawler(user_agent: str | None) -> bool:
 
 
 def _capture_utm() -> None:
-    if request.method != "GET":
+    if request.method != "GET" or not request.query_string:
         return
     seen = {}
     for name in UTM_FIELDS:

@@ -44,7 +44,25 @@ _CONDITIONAL = (
 
 
 class SharedCacheAwareSessionInterface(SecureCookieSessionInterface):
-    """The usual signed-cookie session, which leaves the cookie alone on shared pages."""
+    """The usual signed-cookie session, which leaves the cookie alone on shared pages.
+
+    Its signer is built once per set of keys, not for every request as Flask's is, and a
+    request without a session cookie needs none.
+    """
+
+    _signers: dict = {}
+
+    def get_signing_serializer(self, app):
+        keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        signer = self._signers.get(keys)
+        if signer is None:
+            signer = self._signers[keys] = super().get_signing_serializer(app)
+        return signer
+
+    def open_session(self, app, request):
+        if app.secret_key and self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
 
     def save_session(self, app, session, response) -> None:
         if g.get("shared_cache") or request.endpoint == "static":
@@ -71,7 +89,7 @@ def shared_cache(view):
             f"public, max-age={current_app.config['ARTICLE_MAX_AGE']:d}"
         )
         response.add_etag()
-        if any(name in request.environ for name in _CONDITIONAL):
+        if not request.environ.keys().isdisjoint(_CONDITIONAL):
             return response.make_conditional(request)
         return response
 

@@ -21,6 +21,7 @@ from flask_babel import format_date, get_locale
 from wtforms.i18n import messages_path
 
 from ..extensions import babel
+from .security import add_missing_headers
 from .urls import public_url
 
 LANGUAGES = {"en": "English", "es": "Español"}
@@ -74,7 +75,7 @@ def alternate_urls() -> dict[str, str]:
 def _content_language(response):
     # A public page, or the 404 of a path that matched no page (in its path's language).
     if request.blueprint in _LANGUAGE_OF_BLUEPRINT or request.endpoint is None:
-        response.headers.setdefault("Content-Language", current_language())
+        add_missing_headers(response, (("Content-Language", current_language()),))
     return response
 
 

@@ -41,14 +41,26 @@ PERMISSIONS_POLICY = ", ".join(
 HSTS = "max-age=31536000; includeSubDomains"
 
 
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("Permissions-Policy", PERMISSIONS_POLICY),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+)
+
+
+def add_missing_headers(response, headers) -> None:
+    """Add each (name, value) of ``headers`` that the response does not set itself, in one
+    pass over its headers (``Headers.setdefault`` raises and catches a KeyError for each
+    missing one: most of the cost of a cached page)."""
+    present = {name.lower() for name, _ in response.headers}
+    response.headers.extend([pair for pair in headers if pair[0].lower() not in present])
+
+
 def _headers(response):
-    headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("X-Frame-Options", "DENY")
+    add_missing_headers(response, SECURITY_HEADERS)
     return response
 
 
@@ -62,5 +74,5 @@ def init_app(app: Flask) -> None:
 
 
 def _hsts(response):
-    response.headers.setdefault("Strict-Transport-Security", HSTS)
+    add_missing_headers(response, (("Strict-Transport-Security", HSTS),))
     return response
