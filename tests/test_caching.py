@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask import session
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import select, text
 
 from microsite import models
@@ -127,3 +129,17 @@ def test_a_first_visit_with_the_table_missing_is_an_error_page(make_app, clock):
         with app.app_context():
             db.session.execute(text("ALTER TABLE testimonial_away RENAME TO testimonial"))
             db.session.commit()
+
+
+def test_session_cookies_are_those_of_flasks_own_signer_both_ways(app, client):
+    """The session interface builds its signer once and uses hashlib's SHA-1 directly:
+    a cookie Flask's default interface signs is read, and one it writes is Flask's."""
+    flasks = SecureCookieSessionInterface().get_signing_serializer(app)
+    client.set_cookie(app.config["SESSION_COOKIE_NAME"], flasks.dumps({"lead_id": 7}))
+    with client:
+        client.get("/privacy")
+        assert session["lead_id"] == 7
+    page = client.get("/apply")  # the form puts its CSRF token in the session
+    assert page.status_code == 200
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert "csrf_token" in flasks.loads(cookie.value)

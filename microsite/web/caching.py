@@ -47,9 +47,12 @@ class SharedCacheAwareSessionInterface(SecureCookieSessionInterface):
     """The usual signed-cookie session, which leaves the cookie alone on shared pages.
 
     Its signer is built once per set of keys, not for every request as Flask's is, and a
-    request without a session cookie needs none.
+    request without a session cookie needs none. It signs with hashlib's SHA-1 itself, the
+    same digest as Flask's default (a lazy wrapper of it, which makes ``hmac`` fall back to
+    its pure-Python HMAC), so the cookies are the same.
     """
 
+    digest_method = staticmethod(hashlib.sha1)
     _signers: dict = {}
 
     def get_signing_serializer(self, app):
