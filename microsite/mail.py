@@ -69,7 +69,8 @@ def render_pair(name: str, **context) -> tuple[str, str]:
     )
 
 
-def build_email(message: OutboxMessage) -> EmailMessage:
+def build_email(message) -> EmailMessage:
+    """The MIME message of an outbox message (a row or an OutboxMessage)."""
     email = EmailMessage()
     email["From"] = current_app.config["MAIL_FROM"]
     email["To"] = message.to_address
@@ -134,30 +135,51 @@ def retry_delay(attempts: int) -> timedelta:
     return min(FIRST_RETRY * 2 ** (attempts - 1), LONGEST_RETRY)
 
 
-def _claim(message_id: int, now: datetime) -> str | None:
-    """Take the lease on a queued message that is due; None if it is not ours to send."""
+_OUTBOX = OutboxMessage.__table__
+# What sending reads of a message, returned by the UPDATE that takes its lease.
+_TO_SEND = tuple(
+    _OUTBOX.c[name]
+    for name in (
+        "kind",
+        "to_address",
+        "subject",
+        "body_text",
+        "body_html",
+        "headers",
+        "message_id",
+        "created_at",
+        "attempts",
+        "next_attempt_at",
+    )
+)
+
+
+def _claim(message_id: int, now: datetime):
+    """Take the lease on a queued message that is due: (its lease token, what is sent of
+    it), read by the same UPDATE; None if it is not ours to send."""
     token = uuid.uuid4().hex
     claimed = db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
-        .where(OutboxMessage.status == "queued")
-        .where(OutboxMessage.next_attempt_at <= now)
-        .where(or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now))
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id == message_id)
+        .where(_OUTBOX.c.status == "queued")
+        .where(_OUTBOX.c.next_attempt_at <= now)
+        .where(or_(_OUTBOX.c.lease_until.is_(None), _OUTBOX.c.lease_until < now))
         .values(lease_until=now + LEASE, lease_token=token)
-    )
+        .returning(*_TO_SEND)
+    ).first()
     db.session.commit()
-    return token if claimed.rowcount == 1 else None
+    return None if claimed is None else (token, claimed)
 
 
 def deliver(message_id: int, backoff: bool = True) -> str | None:
     """Try to send one message. Returns its status afterwards, or None if another sender
     holds it or it is not due. Without backoff a failure leaves it due at once (for the
     single attempt made right after a page was sent)."""
-    token = _claim(message_id, utcnow())
-    if token is None:
+    claim = _claim(message_id, utcnow())
+    if claim is None:
         return None
-    message = db.session.get(OutboxMessage, message_id)
-    mine = (OutboxMessage.id == message_id) & (OutboxMessage.lease_token == token)
+    token, message = claim
+    mine = (_OUTBOX.c.id == message_id) & (_OUTBOX.c.lease_token == token)
     if message.kind == "referral" and is_suppressed(
         message.to_address
     ):  # they may have unsubscribed since
@@ -187,7 +209,7 @@ def deliver(message_id: int, backoff: bool = True) -> str | None:
             outcome = {"status": "sent", "sent_at": utcnow(), "attempts": message.attempts + 1}
             log.info("outbox: message %d sent", message_id)
     db.session.execute(
-        update(OutboxMessage).where(mine).values(lease_until=None, lease_token=None, **outcome)
+        update(_OUTBOX).where(mine).values(lease_until=None, lease_token=None, **outcome)
     )
     db.session.commit()
     return outcome["status"]
