@@ -53,14 +53,13 @@ class SharedCacheAwareSessionInterface(SecureCookieSessionInterface):
     """
 
     digest_method = staticmethod(hashlib.sha1)
-    _signers: dict = {}
+    _signer: tuple = ((), None)  # (the keys, their signer): one app, one set of keys
 
     def get_signing_serializer(self, app):
         keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
-        signer = self._signers.get(keys)
-        if signer is None:
-            signer = self._signers[keys] = super().get_signing_serializer(app)
-        return signer
+        if self._signer[0] != keys:
+            self._signer = (keys, super().get_signing_serializer(app))
+        return self._signer[1]
 
     def open_session(self, app, request):
         if app.secret_key and self.get_cookie_name(app) not in request.cookies:
