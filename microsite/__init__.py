@@ -13,7 +13,7 @@ from .extensions import csrf, db, limiter, login_manager, migrate
 from .links import bp as links_bp
 from .public import bp as public_bp
 from .staff import bp as staff_bp
-from .web import errors, health, i18n, logs, security, urls
+from .web import errors, health, i18n, logs, replay, security, urls
 from .web.caching import SharedCacheAwareSessionInterface
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +41,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.session_interface = SharedCacheAwareSessionInterface()
+    replay.init_app(app)
     security.init_app(app)
     database.init_app(app)
     migrate.init_app(

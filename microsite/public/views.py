@@ -28,6 +28,7 @@ from ..leads import consent_text, record_application
 from ..models import Lead, Testimonial
 from ..trials import matching
 from ..trials import pages as trial_pages
+from ..web import replay
 from ..web.caching import no_store, rendered_once, shared_cache
 from ..web.errors import DATABASE_ERRORS, database_unavailable
 from ..web.i18n import current_language, localized_endpoint
@@ -129,11 +130,9 @@ def blank_apply_page() -> str:
         form.csrf_token.current_token = _TOKEN_PLACEHOLDER
         form.idempotency_key.data = _KEY_PLACEHOLDER
         pages[key], _ = render_apply(form, 200)
-    return (
-        pages[key]
-        .replace(_TOKEN_PLACEHOLDER, generate_csrf())
-        .replace(_KEY_PLACEHOLDER, uuid.uuid4().hex)
-    )
+    token, idempotency_key = generate_csrf(), uuid.uuid4().hex
+    replay.offer_new_visitor_page(token, idempotency_key)
+    return pages[key].replace(_TOKEN_PLACEHOLDER, token).replace(_KEY_PLACEHOLDER, idempotency_key)
 
 
 @bp.route("/apply", methods=["GET", "POST"])

@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 REVALIDATE_AFTER = 1.0  # seconds
 clock = time.monotonic  # tests replace it to move time on
 _PAGES = "microsite.rendered_pages"
+# Where rendered_once leaves (its key, the page) in the request's environ, for web/replay.py.
+RENDERED_PAGE = "microsite.rendered_page"
 # Request headers that can turn a page into a 304, 412 or 206: only then is it worth asking.
-_CONDITIONAL = (
+CONDITIONAL_HEADERS = (
     "HTTP_IF_NONE_MATCH",
     "HTTP_IF_MATCH",
     "HTTP_IF_MODIFIED_SINCE",
@@ -91,7 +93,7 @@ def shared_cache(view):
             f"public, max-age={current_app.config['ARTICLE_MAX_AGE']:d}"
         )
         response.add_etag()
-        if not request.environ.keys().isdisjoint(_CONDITIONAL):
+        if not request.environ.keys().isdisjoint(CONDITIONAL_HEADERS):
             return response.make_conditional(request)
         return response
 
@@ -125,6 +127,16 @@ def table_version(model) -> tuple:
     return tuple(db.session.execute(select(table).order_by(*table.primary_key.columns)).all())
 
 
+def still_current(app, key: tuple, page: _Rendered) -> bool:
+    """Whether ``page`` is still the page ``rendered_once`` would serve for ``key`` in
+    ``app`` without checking its table: no commit in this worker has changed the table
+    since, and its next check is not due."""
+    return (
+        app.extensions.get(_PAGES, {}).get(key) is page
+        and clock() - page.checked_at < REVALIDATE_AFTER
+    )
+
+
 def rendered_once(render: Callable[[], str], depends_on) -> Response:
     """The page ``render`` makes, rendered once in this process and reused while the
     ``depends_on`` table holds the same rows: no template and no query per request, only
@@ -155,6 +167,7 @@ def rendered_once(render: Callable[[], str], depends_on) -> Response:
         else:
             page = replace(page, checked_at=now)
         pages[key] = page
+    request.environ[RENDERED_PAGE] = (key, page)
     response = current_app.response_class(page.body, mimetype="text/html")
     response.set_etag(page.etag)
     return response
