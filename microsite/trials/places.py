@@ -35,6 +35,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     func,
     insert,
     select,
@@ -117,6 +118,10 @@ _PLACE = select(
     PostalPlace.latitude,
     PostalPlace.longitude,
 )
+# Built once with bound parameters: building a statement costs more than running it.
+_PLACE_OF_CODE = _PLACE.where(
+    PostalPlace.country == bindparam("country"), PostalPlace.postal_code == bindparam("code")
+)
 
 
 def locate(country: str | None, postal_code: str | None) -> Place | None:
@@ -124,9 +129,7 @@ def locate(country: str | None, postal_code: str | None) -> Place | None:
     if not country or not postal_code:
         return None
     for code in lookup_codes(country, postal_code):
-        row = db.session.execute(
-            _PLACE.where(PostalPlace.country == country, PostalPlace.postal_code == code)
-        ).first()
+        row = db.session.execute(_PLACE_OF_CODE, {"country": country, "code": code}).first()
         if row is not None:
             return Place(*row)
     return None
